@@ -1,0 +1,7 @@
+//! mailferry: two-way sync between an IMAP account and a local Maildir tree.
+
+pub mod config;
+pub mod flags;
+pub mod mapping;
+pub mod model;
+pub mod store;

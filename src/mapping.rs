@@ -1,0 +1,1 @@
+//! Folder name mapping (to be written).

@@ -1,0 +1,3 @@
+//! The two stores a channel syncs: the IMAP server (far) and the maildir tree (near).
+
+pub mod maildir;
