@@ -1,0 +1,206 @@
+//! What mailferry remembers between runs, per folder pair: the UIDVALIDITY and the pairs
+//! of (far UID, near id) with the flags last agreed; the journal of changes made since the
+//! last save, and the one pure function that applies a journal record to the state.
+
+pub mod journal;
+pub mod lock;
+pub mod store;
+
+use crate::flags::Flags;
+use crate::model::{FarUid, NearId, UidValidity};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The state file format version this build reads and writes.
+pub const STATE_VERSION: u32 = 1;
+
+/// The state of one folder pair.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderState {
+    pub version: u32,
+    /// Far folder name as shown in reports (`Archive/2021`).
+    pub far: String,
+    /// Near folder path relative to the maildir root.
+    pub near: String,
+    /// The far folder's UIDVALIDITY when the pairs were made; `None` before the first sync.
+    pub uid_validity: Option<UidValidity>,
+    /// Seconds since the epoch of the last run that finished this folder.
+    pub last_sync: Option<u64>,
+    /// The error of the last run, if it failed.
+    pub last_error: Option<String>,
+    /// Far UID -> (near id, flags last agreed).
+    #[serde(with = "pairs_as_list")]
+    pub pairs: BTreeMap<FarUid, Pairing>,
+}
+
+/// One paired message: its near id and the flags both sides last agreed on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pairing {
+    pub near_id: NearId,
+    pub flags: Flags,
+}
+
+impl FolderState {
+    pub fn new(far: &str, near: &str) -> FolderState {
+        FolderState {
+            version: STATE_VERSION,
+            far: far.to_string(),
+            near: near.to_string(),
+            ..FolderState::default()
+        }
+    }
+}
+
+/// One journal record: a side effect about to happen (an intent, kept for diagnosis and
+/// for finding an APPEND whose answer was lost) or one that has happened (an outcome,
+/// applied to the state).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Record {
+    /// The far folder has a new UIDVALIDITY: every old pair is void.
+    UidValidity(UidValidity),
+    /// About to download far `uid` as near `near_id`.
+    IntendDownload { uid: FarUid, near_id: NearId },
+    /// About to APPEND near `near_id`; the far UIDNEXT before it was `uid_next`.
+    IntendUpload { near_id: NearId, uid_next: u32 },
+    /// About to delete or change flags of messages; the outcome follows.
+    IntendChange { op: String, uids: Vec<FarUid> },
+    /// The two copies are paired with these agreed flags.
+    Pair {
+        uid: FarUid,
+        near_id: NearId,
+        flags: Flags,
+    },
+    /// The agreed flags of a pair changed.
+    Base { uid: FarUid, flags: Flags },
+    /// The pair is gone from both sides (or deliberately dropped).
+    Forget { uid: FarUid },
+}
+
+/// Applies one record to the state. The executor and the journal replay both go through
+/// here, so what a run does and what a replay reconstructs cannot disagree.
+pub fn apply(state: &mut FolderState, record: &Record) {
+    match record {
+        Record::UidValidity(validity) => {
+            state.uid_validity = Some(*validity);
+            state.pairs.clear();
+        }
+        Record::IntendDownload { .. } | Record::IntendUpload { .. } | Record::IntendChange { .. } => {}
+        Record::Pair {
+            uid,
+            near_id,
+            flags,
+        } => {
+            state.pairs.insert(
+                *uid,
+                Pairing {
+                    near_id: near_id.clone(),
+                    flags: *flags,
+                },
+            );
+        }
+        Record::Base { uid, flags } => {
+            if let Some(pairing) = state.pairs.get_mut(uid) {
+                pairing.flags = *flags;
+            }
+        }
+        Record::Forget { uid } => {
+            state.pairs.remove(uid);
+        }
+    }
+}
+
+/// Pairs are stored as a compact list of `[uid, near_id, flags]` triples.
+mod pairs_as_list {
+    use super::Pairing;
+    use crate::flags::Flags;
+    use crate::model::{FarUid, NearId};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(
+        pairs: &BTreeMap<FarUid, Pairing>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let list: Vec<(FarUid, &NearId, Flags)> = pairs
+            .iter()
+            .map(|(uid, p)| (*uid, &p.near_id, p.flags))
+            .collect();
+        list.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<FarUid, Pairing>, D::Error> {
+        let list: Vec<(FarUid, NearId, Flags)> = Vec::deserialize(d)?;
+        let mut pairs = BTreeMap::new();
+        for (uid, near_id, flags) in list {
+            if pairs.insert(uid, Pairing { near_id, flags }).is_some() {
+                return Err(serde::de::Error::custom(format!(
+                    "far UID {uid} is paired twice"
+                )));
+            }
+        }
+        Ok(pairs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_apply_as_described() {
+        let mut state = FolderState::new("INBOX", "INBOX");
+        apply(&mut state, &Record::UidValidity(UidValidity(7)));
+        apply(
+            &mut state,
+            &Record::Pair {
+                uid: FarUid(1),
+                near_id: NearId("a".into()),
+                flags: Flags::SEEN,
+            },
+        );
+        apply(
+            &mut state,
+            &Record::Base {
+                uid: FarUid(1),
+                flags: Flags::FLAGGED,
+            },
+        );
+        assert_eq!(state.pairs[&FarUid(1)].flags, Flags::FLAGGED);
+        apply(&mut state, &Record::Forget { uid: FarUid(1) });
+        assert!(state.pairs.is_empty());
+        apply(
+            &mut state,
+            &Record::Pair {
+                uid: FarUid(2),
+                near_id: NearId("b".into()),
+                flags: Flags::EMPTY,
+            },
+        );
+        apply(&mut state, &Record::UidValidity(UidValidity(8)));
+        assert!(state.pairs.is_empty(), "a new UIDVALIDITY voids old pairs");
+        assert_eq!(state.uid_validity, Some(UidValidity(8)));
+    }
+
+    #[test]
+    fn state_round_trips_through_json_and_rejects_double_pairs() {
+        let mut state = FolderState::new("Archive/2021", "Archive/2021");
+        state.uid_validity = Some(UidValidity(42));
+        state.pairs.insert(
+            FarUid(3),
+            Pairing {
+                near_id: NearId("x.y".into()),
+                flags: Flags::SEEN.union(Flags::FLAGGED),
+            },
+        );
+        let text = serde_json::to_string(&state).unwrap();
+        assert!(text.contains(r#"[3,"x.y","FS"]"#), "{text}");
+        let back: FolderState = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, state);
+        let doubled = text.replace(r#"[3,"x.y","FS"]"#, r#"[3,"x.y","FS"],[3,"z","S"]"#);
+        assert!(serde_json::from_str::<FolderState>(&doubled).is_err());
+    }
+}

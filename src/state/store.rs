@@ -1,0 +1,246 @@
+//! Where a channel's state lives on disk (`<state_dir>/<channel>/`), how a folder's state
+//! is loaded (replaying any journal left by an interrupted run) and saved atomically.
+
+use super::journal::{self, Journal};
+use super::{FolderState, STATE_VERSION};
+use anyhow::{Context, Result, bail};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The state directory of one channel.
+#[derive(Clone, Debug)]
+pub struct ChannelStateDir {
+    dir: PathBuf,
+}
+
+impl ChannelStateDir {
+    pub fn new(state_dir: &Path, channel: &str) -> ChannelStateDir {
+        ChannelStateDir {
+            dir: state_dir.join(escape(channel)),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn create(&self) -> Result<()> {
+        fs::create_dir_all(&self.dir)
+            .with_context(|| format!("cannot create state directory {}", self.dir.display()))
+    }
+
+    fn state_path(&self, far: &str) -> PathBuf {
+        self.dir.join(format!("{}.state", escape(far)))
+    }
+
+    fn journal_path(&self, far: &str) -> PathBuf {
+        self.dir.join(format!("{}.journal", escape(far)))
+    }
+
+    /// The far names of every folder that has a state file.
+    pub fn folders(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
+            Err(e) => return Err(e).context(format!("cannot read {}", self.dir.display())),
+        };
+        for entry in entries {
+            let name = entry?.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let stem = name
+                .strip_suffix(".state")
+                .or_else(|| name.strip_suffix(".journal"));
+            if let Some(far) = stem.and_then(unescape) {
+                if !names.contains(&far) {
+                    names.push(far);
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Loads a folder's state without touching anything: the saved state with the
+    /// journal's records applied in memory (dry runs and `status` use this).
+    pub fn peek(&self, far: &str, near: &str) -> Result<FolderState> {
+        let mut state = self.read_state(far, near)?;
+        for record in journal::read(&self.journal_path(far))? {
+            super::apply(&mut state, &record);
+        }
+        Ok(state)
+    }
+
+    /// Loads a folder's state for a real run: replays a leftover journal, saves the
+    /// result and removes the journal, so the run starts from a clean slate.
+    pub fn load(&self, far: &str, near: &str) -> Result<FolderState> {
+        let journal_path = self.journal_path(far);
+        let state = self.peek(far, near)?;
+        if journal_path.exists() {
+            self.save(&state)?;
+        }
+        Ok(state)
+    }
+
+    fn read_state(&self, far: &str, near: &str) -> Result<FolderState> {
+        let path = self.state_path(far);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(FolderState::new(far, near));
+            }
+            Err(e) => return Err(e).context(format!("cannot read state {}", path.display())),
+        };
+        let state: FolderState = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "state file {} is damaged; move it away to start this folder afresh (messages are then paired again by Message-ID)",
+                path.display()
+            )
+        })?;
+        if state.version != STATE_VERSION {
+            bail!(
+                "state file {} has version {}, this mailferry reads version {STATE_VERSION}",
+                path.display(),
+                state.version
+            );
+        }
+        Ok(state)
+    }
+
+    /// Saves atomically (`.new`, fsync, rename, fsync of the directory), then drops the
+    /// journal whose records the saved state now holds.
+    pub fn save(&self, state: &FolderState) -> Result<()> {
+        self.create()?;
+        let path = self.state_path(&state.far);
+        let tmp = path.with_extension("state.new");
+        let text = serde_json::to_vec(state)?;
+        let mut file =
+            File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        file.write_all(&text)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
+        sync_dir(&self.dir)?;
+        let journal_path = self.journal_path(&state.far);
+        match fs::remove_file(&journal_path) {
+            Ok(()) => sync_dir(&self.dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).context(format!("cannot remove {}", journal_path.display())),
+        }
+    }
+
+    /// Removes a folder's state and journal (the folder is gone from both sides).
+    pub fn remove(&self, far: &str) -> Result<()> {
+        for path in [self.state_path(far), self.journal_path(far)] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).context(format!("cannot remove {}", path.display())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the journal of a folder for appending records.
+    pub fn journal(&self, far: &str) -> Result<Journal> {
+        self.create()?;
+        Journal::open(&self.journal_path(far))
+    }
+}
+
+/// fsync a directory so the renames and removals in it are durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync directory {}", dir.display()))
+}
+
+/// Folder and channel names become file names: letters, digits, `-` and `_` stay, every
+/// other byte is written `%XX`, so no name can reach outside the state directory.
+pub fn escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The inverse of [`escape`]; `None` for a name `escape` cannot have made.
+pub fn unescape(name: &str) -> Option<String> {
+    let bytes = name.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = name.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::Flags;
+    use crate::model::{FarUid, NearId, UidValidity};
+    use crate::state::Record;
+
+    #[test]
+    fn escaping_keeps_names_inside_the_directory_and_round_trips() {
+        for name in ["INBOX", "Archive/2021", "../../etc", "Entwürfe", ".", "a%b"] {
+            let escaped = escape(name);
+            assert!(!escaped.contains('/') && !escaped.contains('.'), "{escaped}");
+            assert_eq!(unescape(&escaped).as_deref(), Some(name));
+        }
+    }
+
+    #[test]
+    fn journal_is_replayed_on_load_and_dropped_on_save() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ChannelStateDir::new(tmp.path(), "personal");
+        let mut journal = dir.journal("Archive/2021").unwrap();
+        journal
+            .write(&Record::UidValidity(UidValidity(5)))
+            .unwrap();
+        journal
+            .write(&Record::Pair {
+                uid: FarUid(9),
+                near_id: NearId("n1".into()),
+                flags: Flags::SEEN,
+            })
+            .unwrap();
+        drop(journal);
+        assert_eq!(dir.folders().unwrap(), vec!["Archive/2021".to_string()]);
+        let peeked = dir.peek("Archive/2021", "Archive/2021").unwrap();
+        assert_eq!(peeked.pairs.len(), 1);
+        assert!(dir.journal_path("Archive/2021").exists(), "peek changes nothing");
+        let loaded = dir.load("Archive/2021", "Archive/2021").unwrap();
+        assert_eq!(loaded, peeked);
+        assert!(!dir.journal_path("Archive/2021").exists());
+        assert_eq!(
+            dir.peek("Archive/2021", "Archive/2021").unwrap(),
+            loaded,
+            "the saved state holds what the journal said"
+        );
+    }
+
+    #[test]
+    fn damaged_state_is_an_error_naming_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ChannelStateDir::new(tmp.path(), "c");
+        dir.create().unwrap();
+        fs::write(dir.state_path("INBOX"), "{not json").unwrap();
+        let err = format!("{:#}", dir.load("INBOX", "INBOX").unwrap_err());
+        assert!(err.contains("INBOX.state") && err.contains("damaged"), "{err}");
+    }
+}
