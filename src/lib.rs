@@ -4,5 +4,6 @@ pub mod config;
 pub mod flags;
 pub mod mapping;
 pub mod model;
+pub mod plan;
 pub mod state;
 pub mod store;

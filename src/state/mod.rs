@@ -86,7 +86,9 @@ pub fn apply(state: &mut FolderState, record: &Record) {
             state.uid_validity = Some(*validity);
             state.pairs.clear();
         }
-        Record::IntendDownload { .. } | Record::IntendUpload { .. } | Record::IntendChange { .. } => {}
+        Record::IntendDownload { .. }
+        | Record::IntendUpload { .. }
+        | Record::IntendChange { .. } => {}
         Record::Pair {
             uid,
             near_id,

@@ -199,7 +199,10 @@ mod tests {
     fn escaping_keeps_names_inside_the_directory_and_round_trips() {
         for name in ["INBOX", "Archive/2021", "../../etc", "Entwürfe", ".", "a%b"] {
             let escaped = escape(name);
-            assert!(!escaped.contains('/') && !escaped.contains('.'), "{escaped}");
+            assert!(
+                !escaped.contains('/') && !escaped.contains('.'),
+                "{escaped}"
+            );
             assert_eq!(unescape(&escaped).as_deref(), Some(name));
         }
     }
@@ -209,9 +212,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = ChannelStateDir::new(tmp.path(), "personal");
         let mut journal = dir.journal("Archive/2021").unwrap();
-        journal
-            .write(&Record::UidValidity(UidValidity(5)))
-            .unwrap();
+        journal.write(&Record::UidValidity(UidValidity(5))).unwrap();
         journal
             .write(&Record::Pair {
                 uid: FarUid(9),
@@ -223,7 +224,10 @@ mod tests {
         assert_eq!(dir.folders().unwrap(), vec!["Archive/2021".to_string()]);
         let peeked = dir.peek("Archive/2021", "Archive/2021").unwrap();
         assert_eq!(peeked.pairs.len(), 1);
-        assert!(dir.journal_path("Archive/2021").exists(), "peek changes nothing");
+        assert!(
+            dir.journal_path("Archive/2021").exists(),
+            "peek changes nothing"
+        );
         let loaded = dir.load("Archive/2021", "Archive/2021").unwrap();
         assert_eq!(loaded, peeked);
         assert!(!dir.journal_path("Archive/2021").exists());
@@ -241,6 +245,9 @@ mod tests {
         dir.create().unwrap();
         fs::write(dir.state_path("INBOX"), "{not json").unwrap();
         let err = format!("{:#}", dir.load("INBOX", "INBOX").unwrap_err());
-        assert!(err.contains("INBOX.state") && err.contains("damaged"), "{err}");
+        assert!(
+            err.contains("INBOX.state") && err.contains("damaged"),
+            "{err}"
+        );
     }
 }
