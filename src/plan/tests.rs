@@ -427,6 +427,7 @@ fn push_applies_near_changes_only() {
     assert_eq!(
         p.steps,
         vec![
+            Step::Forget { uid: FarUid(3) },
             Step::SyncFlags {
                 uid: FarUid(1),
                 near_id: id("a"),
@@ -442,7 +443,7 @@ fn push_applies_near_changes_only() {
                 flags: f("D")
             },
         ],
-        "far message 5 is not downloaded and pair 3 (gone far, gone near) is only forgotten later"
+        "far message 5 is not downloaded; pair 3, gone from both sides, is forgotten"
     );
 }
 
