@@ -5,5 +5,6 @@ pub mod flags;
 pub mod mapping;
 pub mod model;
 pub mod plan;
+pub mod report;
 pub mod state;
 pub mod store;
