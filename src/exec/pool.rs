@@ -1,0 +1,127 @@
+//! IMAP connections per account: at most `connections` open at once, reused across the
+//! folder jobs of a run, each used by one job at a time.
+
+use crate::config::Account;
+use crate::store::imap::{FarError, FarResult, FarSession};
+use std::sync::{Condvar, Mutex, OnceLock};
+
+/// The connections of one account.
+pub struct AccountPool {
+    pub account: Account,
+    password: OnceLock<Result<String, String>>,
+    slots: Mutex<Slots>,
+    freed: Condvar,
+}
+
+struct Slots {
+    idle: Vec<FarSession>,
+    open: usize,
+}
+
+/// A connection lent to one job; it goes back to the pool when dropped, unless the job
+/// found it broken.
+pub struct Lease<'a> {
+    pool: &'a AccountPool,
+    session: Option<FarSession>,
+}
+
+impl AccountPool {
+    pub fn new(account: Account) -> AccountPool {
+        AccountPool {
+            account,
+            password: OnceLock::new(),
+            slots: Mutex::new(Slots {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// The password, from `password` or by running `pass_cmd` once per run.
+    fn password(&self) -> FarResult<&str> {
+        match self
+            .password
+            .get_or_init(|| self.account.secret.resolve().map_err(|e| e.to_string()))
+        {
+            Ok(password) => Ok(password),
+            Err(e) => Err(FarError::permanent(e.clone())),
+        }
+    }
+
+    /// Lends an idle connection, opens a new one while under the limit, or waits for one.
+    pub fn lease(&self) -> FarResult<Lease<'_>> {
+        let limit = self.account.connections.max(1);
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(session) = slots.idle.pop() {
+                return Ok(Lease {
+                    pool: self,
+                    session: Some(session),
+                });
+            }
+            if slots.open < limit {
+                slots.open += 1;
+                drop(slots);
+                let opened = self
+                    .password()
+                    .and_then(|password| FarSession::connect(&self.account, password));
+                return match opened {
+                    Ok(session) => Ok(Lease {
+                        pool: self,
+                        session: Some(session),
+                    }),
+                    Err(e) => {
+                        self.release_slot();
+                        Err(e)
+                    }
+                };
+            }
+            slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn release_slot(&self) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.open = slots.open.saturating_sub(1);
+        self.freed.notify_one();
+    }
+
+    /// Logs out of every idle connection.
+    pub fn close(&self) {
+        let idle = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots.open = slots.open.saturating_sub(slots.idle.len());
+            std::mem::take(&mut slots.idle)
+        };
+        for session in idle {
+            session.logout();
+        }
+    }
+}
+
+impl Lease<'_> {
+    pub fn session(&mut self) -> &mut FarSession {
+        self.session
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a lease holds its session until dropped"))
+    }
+
+    /// The connection failed: close it instead of lending it again.
+    pub fn discard(mut self) {
+        self.session = None;
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        match self.session.take() {
+            Some(session) => {
+                let mut slots = self.pool.slots.lock().unwrap_or_else(|e| e.into_inner());
+                slots.idle.push(session);
+                self.pool.freed.notify_one();
+            }
+            None => self.pool.release_slot(),
+        }
+    }
+}
