@@ -123,7 +123,9 @@ impl<'de> serde::Deserialize<'de> for Flags {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         if let Some(bad) = text.chars().find(|c| !"DFPRST".contains(*c)) {
-            return Err(serde::de::Error::custom(format!("unknown flag letter {bad:?}")));
+            return Err(serde::de::Error::custom(format!(
+                "unknown flag letter {bad:?}"
+            )));
         }
         Ok(Flags::from_maildir(&text))
     }
