@@ -4,4 +4,5 @@ pub mod config;
 pub mod flags;
 pub mod mapping;
 pub mod model;
+pub mod pairkey;
 pub mod store;
