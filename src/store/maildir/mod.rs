@@ -4,7 +4,9 @@
 //! symlink when renaming or deleting.
 
 mod name;
+mod tree;
 
+pub use tree::list_folder_dirs;
 
 use crate::flags::Flags;
 use crate::model::{NearId, NearMessage, PairKey};
