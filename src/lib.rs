@@ -4,6 +4,7 @@ pub mod config;
 pub mod flags;
 pub mod mapping;
 pub mod model;
+pub mod pairkey;
 pub mod plan;
 pub mod report;
 pub mod state;

@@ -1,1 +1,0 @@
-//! Maildir store (to be written).
