@@ -260,7 +260,28 @@ impl MaildirFolder {
     /// Dovecot's lowercase keyword letters). A message in `new/` moves to `cur/`. Refuses
     /// to replace another file (AlreadyExists). `Ok(None)` when the message is gone.
     pub fn set_flags(&self, msg: &NearMessage, flags: Flags) -> io::Result<Option<NearMessage>> {
+        self.rename_flags(msg, |_| flags)
+    }
+
+    /// Adds and removes synced flags relative to the flags the file has *now*, so a flag a
+    /// mail client changed since the scan is kept (the next run syncs it). `Ok(None)`
+    /// when the message is gone.
+    pub fn change_flags(
+        &self,
+        msg: &NearMessage,
+        add: Flags,
+        remove: Flags,
+    ) -> io::Result<Option<NearMessage>> {
+        self.rename_flags(msg, |current| current.union(add).difference(remove))
+    }
+
+    fn rename_flags(
+        &self,
+        msg: &NearMessage,
+        new_flags: impl Fn(Flags) -> Flags,
+    ) -> io::Result<Option<NearMessage>> {
         self.with_current(msg, |rel, path| {
+            let flags = new_flags(Flags::from_maildir(name::letters_of(file_name(rel))));
             let target_rel = format!(
                 "cur/{}",
                 name::cur_name(&msg.id.0, flags, name::letters_of(file_name(rel)))
@@ -850,6 +871,23 @@ mod tests {
             .unwrap();
         assert_eq!(flagged.file, format!("cur/{id}:2,FSx"));
         assert_eq!(names(&folder, "cur"), vec![format!("{id}:2,FSx")]);
+
+        // A client flags it Replied after our scan; changing flags keeps that change.
+        fs::rename(
+            folder.dir().join(&flagged.file),
+            folder.dir().join(format!("cur/{id}:2,FRSx")),
+        )
+        .unwrap();
+        let changed = folder
+            .change_flags(&flagged, Flags::DRAFT, Flags::FLAGGED)
+            .unwrap()
+            .unwrap();
+        assert_eq!(changed.file, format!("cur/{id}:2,DRSx"));
+        fs::rename(
+            folder.dir().join(&changed.file),
+            folder.dir().join(format!("cur/{id}:2,FSx")),
+        )
+        .unwrap();
 
         // Renamed once more behind our back, then deleted through the stale record.
         fs::rename(
