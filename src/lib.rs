@@ -1,7 +1,11 @@
 //! mailferry: two-way sync between an IMAP account and a local Maildir tree.
 
+pub mod app;
+pub mod cli;
 pub mod config;
+pub mod exec;
 pub mod flags;
+pub mod log;
 pub mod mapping;
 pub mod model;
 pub mod pairkey;

@@ -1,0 +1,351 @@
+//! `mailferry sync`: per channel, take the lock, list the folders of both sides and the
+//! state, decide each folder pair's fate, run the folder jobs in parallel, and report.
+
+use super::AppError;
+use crate::config::{Channel, Config, Direction};
+use crate::exec::folder::{FolderContext, FolderTask};
+use crate::exec::pool::AccountPool;
+use crate::exec::{Job, run_jobs};
+use crate::log;
+use crate::mapping::{self, Layout, MappingError, Refusal};
+use crate::plan::PlanOptions;
+use crate::report::{ChannelReport, CreatedOn, FolderReport, Report};
+use crate::state::lock::{self, ChannelLock, LockOutcome};
+use crate::state::store::ChannelStateDir;
+use crate::store::imap::FarSession;
+use crate::store::maildir::list_folder_dirs;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// What the command line asked of `sync`.
+#[derive(Clone, Debug, Default)]
+pub struct SyncRequest {
+    /// `CHANNEL` or `CHANNEL:FOLDER`; empty for every channel.
+    pub targets: Vec<String>,
+    pub dry_run: bool,
+    pub pull_only: bool,
+    pub push_only: bool,
+    pub jobs: Option<usize>,
+    pub force: bool,
+}
+
+/// The outcome of a sync run: the report and whether a channel was locked by another
+/// mailferry.
+pub struct SyncOutcome {
+    pub report: Report,
+    pub lock_busy: bool,
+}
+
+/// Channels to sync, each with the folders the targets name (None = all).
+fn select_channels<'c>(
+    config: &'c Config,
+    targets: &[String],
+) -> Result<Vec<(&'c Channel, Option<BTreeSet<String>>)>, AppError> {
+    if targets.is_empty() {
+        return Ok(config.channels.values().map(|c| (c, None)).collect());
+    }
+    let mut selected: BTreeMap<&str, Option<BTreeSet<String>>> = BTreeMap::new();
+    for target in targets {
+        let (name, folder) = match target.split_once(':') {
+            Some((name, folder)) => (name, Some(folder.to_string())),
+            None => (target.as_str(), None),
+        };
+        if !config.channels.contains_key(name) {
+            return Err(AppError::Usage(format!(
+                "no channel {name:?} in {} (channels: {})",
+                config.path.display(),
+                config.channels.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let entry = selected.entry(name).or_insert_with(|| Some(BTreeSet::new()));
+        match (folder, entry.as_mut()) {
+            (Some(folder), Some(folders)) => {
+                folders.insert(folder);
+            }
+            (None, _) => *entry = None,
+            (Some(_), None) => {}
+        }
+    }
+    Ok(selected
+        .into_iter()
+        .filter_map(|(name, folders)| config.channels.get(name).map(|c| (c, folders)))
+        .collect())
+}
+
+pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppError> {
+    let channels = select_channels(config, &request.targets)?;
+    let mut pools: HashMap<&str, AccountPool> = HashMap::new();
+    for (channel, _) in &channels {
+        if let Some(account) = config.accounts.get(&channel.account) {
+            pools
+                .entry(account.name.as_str())
+                .or_insert_with(|| AccountPool::new(account.clone()));
+        }
+    }
+
+    let mut locks: Vec<ChannelLock> = Vec::new();
+    let mut lock_busy = false;
+    let mut reports: BTreeMap<String, Vec<FolderReport>> = BTreeMap::new();
+    let mut contexts: Vec<(&Channel, Option<BTreeSet<String>>, ChannelStateDir, PlanOptions)> =
+        Vec::new();
+    for (channel, folders) in channels {
+        // A dry run takes no lock: it writes nothing.
+        if !request.dry_run {
+            match lock::try_lock(&config.general.state_dir, &channel.name) {
+                Ok(LockOutcome::Held(held)) => locks.push(held),
+                Ok(LockOutcome::Busy) => {
+                    lock_busy = true;
+                    log::error(&format!(
+                        "{}: another mailferry is syncing this channel; skipped",
+                        channel.name
+                    ));
+                    reports.entry(channel.name.clone()).or_default().push(FolderReport::skipped(
+                        "*",
+                        "",
+                        "another mailferry holds this channel's lock".into(),
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    reports
+                        .entry(channel.name.clone())
+                        .or_default()
+                        .push(FolderReport::failed("*", "", format!("{e:#}")));
+                    continue;
+                }
+            }
+        }
+        let options = plan_options(channel, request);
+        let state_dir = ChannelStateDir::new(&config.general.state_dir, &channel.name);
+        contexts.push((channel, folders, state_dir, options));
+    }
+
+    let folder_contexts: Vec<FolderContext<'_>> = contexts
+        .iter()
+        .map(|(_, _, state_dir, options)| FolderContext {
+            state: state_dir,
+            options: *options,
+            dry_run: request.dry_run,
+        })
+        .collect();
+    let mut jobs = Vec::new();
+    for ((channel, folders, state_dir, _), ctx) in contexts.iter().zip(&folder_contexts) {
+        let Some(pool) = pools.get(channel.account.as_str()) else {
+            continue;
+        };
+        let discovered = (|| -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>)> {
+            let mut lease = pool.lease()?;
+            discover(lease.session(), channel, state_dir, folders.as_ref(), request)
+        })();
+        match discovered {
+            Ok((tasks, folder_reports)) => {
+                reports.entry(channel.name.clone()).or_default().extend(folder_reports);
+                reports.entry(channel.name.clone()).or_default();
+                for task in tasks {
+                    jobs.push(Job { task, pool, ctx });
+                }
+            }
+            Err(e) => {
+                log::error(&format!("{}: {e:#}", channel.name));
+                reports
+                    .entry(channel.name.clone())
+                    .or_default()
+                    .push(FolderReport::failed("*", "", format!("{e:#}")));
+            }
+        }
+    }
+    let threads = request.jobs.unwrap_or(config.general.jobs);
+    for (channel, report) in run_jobs(jobs, threads) {
+        reports.entry(channel).or_default().push(report);
+    }
+    for pool in pools.values() {
+        pool.close();
+    }
+    drop(locks);
+    let report = Report::new(
+        request.dry_run,
+        reports
+            .into_iter()
+            .map(|(channel, folders)| ChannelReport { channel, folders })
+            .collect(),
+    );
+    Ok(SyncOutcome { report, lock_busy })
+}
+
+fn plan_options(channel: &Channel, request: &SyncRequest) -> PlanOptions {
+    let (mut write_far, mut write_near) = match channel.direction {
+        Direction::Both => (true, true),
+        Direction::Pull => (false, true),
+        Direction::Push => (true, false),
+    };
+    if request.pull_only {
+        write_far = false;
+    }
+    if request.push_only {
+        write_near = false;
+    }
+    PlanOptions {
+        write_far,
+        write_near,
+        expunge_far: channel.expunge.far,
+        expunge_near: channel.expunge.near,
+        max_size: channel.max_size,
+        force: request.force,
+    }
+}
+
+/// A printable folder name from a server: control characters escaped.
+fn printable(name: &str) -> String {
+    let mut out: String = name.chars().flat_map(char::escape_debug).take(200).collect();
+    if name.len() > 200 {
+        out.push('…');
+    }
+    out
+}
+
+/// Lists far folders, near folders and state folders, and decides each pair's fate.
+fn discover(
+    session: &mut FarSession,
+    channel: &Channel,
+    state_dir: &ChannelStateDir,
+    only: Option<&BTreeSet<String>>,
+    request: &SyncRequest,
+) -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>)> {
+    let wanted = |display: &str| {
+        channel.patterns.matches(display) && only.is_none_or(|only| only.contains(display))
+    };
+    let mut reports = Vec::new();
+    let listed = session.list_folders()?;
+    let delimiter = session
+        .delimiter
+        .or_else(|| listed.iter().find_map(|f| f.delimiter));
+    let mut far: BTreeMap<String, String> = BTreeMap::new();
+    for folder in &listed {
+        if folder.no_select {
+            continue;
+        }
+        match mapping::far_display_name(
+            &folder.server_name,
+            folder.delimiter.or(delimiter),
+            &session.prefix,
+        ) {
+            Ok(display) => {
+                if wanted(&display) {
+                    far.insert(display, folder.server_name.clone());
+                }
+            }
+            Err(MappingError::Refused {
+                reason: Refusal::OutsideNamespace(_),
+                ..
+            }) => {}
+            Err(e) => {
+                let name = printable(&folder.server_name);
+                log::error(&format!("{}: {e}", channel.name));
+                reports.push(FolderReport::failed(&name, "", e.to_string()));
+            }
+        }
+    }
+
+    let maildir_plus_plus = channel.layout == Layout::MaildirPlusPlus;
+    let (dirs, warnings) = list_folder_dirs(&channel.maildir, maildir_plus_plus)?;
+    for warning in warnings {
+        log::warn(&format!("{}: {warning}", channel.name));
+    }
+    let mut near: BTreeMap<String, String> = BTreeMap::new();
+    for dir in dirs {
+        match mapping::display_from_near(&dir, channel.layout, channel.folder_names) {
+            Ok(display) => {
+                if wanted(&display) {
+                    near.insert(display, dir.to_string_lossy().into_owned());
+                }
+            }
+            Err(e) => log::warn(&format!("{}: skipping {}: {e}", channel.name, dir.display())),
+        }
+    }
+    let known: BTreeSet<String> = state_dir
+        .folders()?
+        .into_iter()
+        .filter(|f| wanted(f))
+        .collect();
+
+    let names: BTreeSet<&String> = far.keys().chain(near.keys()).chain(known.iter()).collect();
+    let may_create_near = channel.create.near && plan_options(channel, request).write_near;
+    let may_create_far = channel.create.far && plan_options(channel, request).write_far;
+    let mut tasks = Vec::new();
+    for display in names {
+        let near_rel = match near.get(display) {
+            Some(rel) => rel.clone(),
+            None => match mapping::near_rel_path(display, channel.layout, channel.folder_names) {
+                Ok(rel) => rel.to_string_lossy().into_owned(),
+                Err(e) => {
+                    log::error(&format!("{}: {e}", channel.name));
+                    reports.push(FolderReport::failed(&printable(display), "", e.to_string()));
+                    continue;
+                }
+            },
+        };
+        let server_name = match far.get(display) {
+            Some(server) => server.clone(),
+            None => match mapping::far_server_name_checked(display, delimiter, &session.prefix) {
+                Ok(server) => server,
+                Err(e) => {
+                    log::error(&format!("{}: {e}", channel.name));
+                    reports.push(FolderReport::failed(display, &near_rel, e.to_string()));
+                    continue;
+                }
+            },
+        };
+        let (on_far, on_near, in_state) = (
+            far.contains_key(display),
+            near.contains_key(display),
+            known.contains(display),
+        );
+        let create = match (on_far, on_near) {
+            (true, true) => None,
+            (false, false) => {
+                // Gone from both sides: only the state is left.
+                if !request.dry_run {
+                    state_dir.remove(display)?;
+                }
+                continue;
+            }
+            (true, false) if may_create_near => Some(CreatedOn::Near),
+            (false, true) if may_create_far => Some(CreatedOn::Far),
+            (true, false) => {
+                if in_state || channel.create.near {
+                    reports.push(FolderReport::skipped(
+                        display,
+                        &near_rel,
+                        "missing on the near side and this run may not create it there".into(),
+                    ));
+                }
+                continue;
+            }
+            (false, true) => {
+                if in_state || channel.create.far {
+                    reports.push(FolderReport::skipped(
+                        display,
+                        &near_rel,
+                        "missing on the far side and this run may not create it there".into(),
+                    ));
+                }
+                continue;
+            }
+        };
+        if create.is_some() && in_state {
+            log::folder(&format!(
+                "{}: {display}: deleted on one side; recreating it (remove = \"none\")",
+                channel.name
+            ));
+        }
+        tasks.push(FolderTask {
+            channel: channel.name.clone(),
+            far: display.clone(),
+            server_name,
+            near: near_rel.clone(),
+            near_dir: channel.maildir.join(&near_rel),
+            far_exists: on_far,
+            create,
+        });
+    }
+    Ok((tasks, reports))
+}

@@ -1,0 +1,62 @@
+//! The command line, defined once: the help text, the man page and the completions all
+//! come from these doc comments.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Two-way sync between an IMAP account and a local Maildir tree.
+#[derive(Debug, Parser)]
+#[command(name = "mailferry", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)
+    #[arg(short = 'c', long = "config", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Print nothing but errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More detail: -v folder decisions, -vv message actions
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sync every channel, or only the TARGETs
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// CHANNEL or CHANNEL:FOLDER (default: every channel)
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Work out and report what would change; change nothing anywhere
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the report as one JSON document on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Only far -> near this run
+    #[arg(long, conflicts_with = "push")]
+    pub pull: bool,
+
+    /// Only near -> far this run
+    #[arg(long)]
+    pub push: bool,
+
+    /// Folders synced at once (overrides general.jobs)
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    /// Carry out deletions that the mass-deletion guard held back
+    #[arg(long)]
+    pub force: bool,
+}

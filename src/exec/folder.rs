@@ -1,0 +1,495 @@
+//! One folder pair, start to finish: list both sides, plan, and (for a real run) carry
+//! the plan out, journaling each side effect before it happens and its outcome after.
+
+use crate::log;
+use crate::model::{FarListing, FarUid, NearId, NearListing, NearMessage, UidValidity};
+use crate::plan::{self, Keys, Plan, PlanOptions, Step};
+use crate::report::CreatedOn;
+use crate::state::store::ChannelStateDir;
+use crate::state::{self, FolderState, Record};
+use crate::store::imap::FarSession;
+use crate::store::maildir::MaildirFolder;
+use crate::flags::Flags;
+use anyhow::{Context, Result, anyhow};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A folder pair to sync, as the channel's folder listing decided it.
+#[derive(Clone, Debug)]
+pub struct FolderTask {
+    pub channel: String,
+    /// Display name (`Archive/2021`).
+    pub far: String,
+    /// The name as the server spells it.
+    pub server_name: String,
+    /// Near path relative to the maildir root, for reports and state.
+    pub near: String,
+    pub near_dir: PathBuf,
+    pub far_exists: bool,
+    /// Create the folder on this side before syncing.
+    pub create: Option<CreatedOn>,
+}
+
+/// What every folder of a channel shares.
+pub struct FolderContext<'a> {
+    pub state: &'a ChannelStateDir,
+    pub options: PlanOptions,
+    pub dry_run: bool,
+}
+
+/// Both listings, the state and the plan for one folder.
+pub struct Prepared {
+    pub state: FolderState,
+    pub near_listing: NearListing,
+    pub far_listing: FarListing,
+    pub plan: Plan,
+}
+
+/// Lists both sides and plans. Writes nothing anywhere when `ctx.dry_run` (the far
+/// folder is opened with EXAMINE, the state is only read).
+pub fn prepare(session: &mut FarSession, task: &FolderTask, ctx: &FolderContext) -> Result<Prepared> {
+    let near = MaildirFolder::new(task.near_dir.clone());
+    let state = if ctx.dry_run {
+        ctx.state.peek(&task.far, &task.near)?
+    } else {
+        ctx.state.load(&task.far, &task.near)?
+    };
+    if !ctx.dry_run {
+        match task.create {
+            Some(CreatedOn::Near) => near
+                .create()
+                .with_context(|| format!("cannot create {}", task.near_dir.display()))?,
+            Some(CreatedOn::Far) => session.create_folder(&task.server_name)?,
+            None => {}
+        }
+    }
+    let far_will_exist = task.far_exists || (task.create == Some(CreatedOn::Far) && !ctx.dry_run);
+    let far_listing = if far_will_exist {
+        let selected = session.select(&task.server_name, ctx.dry_run)?;
+        let messages = session.list_messages(selected.exists)?;
+        let max_uid = messages.last().map_or(0, |m| m.uid.0);
+        FarListing {
+            uid_validity: selected.uid_validity,
+            uid_next: selected.uid_next.unwrap_or(max_uid.saturating_add(1)),
+            messages,
+        }
+    } else {
+        // A dry run of a folder still to be created: empty, with a UIDVALIDITY no state
+        // can hold, as the real run will see a new one.
+        FarListing {
+            uid_validity: UidValidity(0),
+            uid_next: 1,
+            messages: Vec::new(),
+        }
+    };
+    let near_listing = if near.exists() {
+        let scan = near
+            .scan()
+            .with_context(|| format!("cannot scan {}", task.near_dir.display()))?;
+        for warning in scan.warnings {
+            log::warn(&format!("{}: {}: {warning}", task.channel, task.far));
+        }
+        NearListing {
+            messages: scan.messages,
+        }
+    } else {
+        NearListing::default()
+    };
+
+    let mut keys = Keys::default();
+    let (far_unpaired, near_unpaired) = plan::unpaired(&far_listing, &near_listing, &state);
+    if !far_unpaired.is_empty() && !near_unpaired.is_empty() {
+        let uids: Vec<FarUid> = far_unpaired.iter().map(|m| m.uid).collect();
+        keys.far = session.pair_keys(&uids)?.into_iter().collect();
+        for message in near_unpaired {
+            if let Some(key) = near
+                .pair_key(message)
+                .with_context(|| format!("cannot read {}", near.dir().join(&message.file).display()))?
+            {
+                keys.near.insert(message.id.clone(), key);
+            }
+        }
+    }
+    let plan = plan::plan(&far_listing, &near_listing, &state, &keys, &ctx.options);
+    for uid in &plan.too_large {
+        log::warn(&format!(
+            "{}: {}: far message UID {uid} is larger than max_size; not downloaded",
+            task.channel, task.far
+        ));
+    }
+    Ok(Prepared {
+        state,
+        near_listing,
+        far_listing,
+        plan,
+    })
+}
+
+/// The error for deletions the guard held back, if any.
+pub fn held_back_error(plan: &Plan) -> Option<anyhow::Error> {
+    (!plan.held_back.is_empty()).then(|| anyhow!(plan.held_back.join("; ")))
+}
+
+/// Carries out a plan. Each step that completes is pushed to `done` (the report is built
+/// from it). The state is saved at the end, or when a step fails, with what was done.
+pub fn execute(
+    session: &mut FarSession,
+    task: &FolderTask,
+    ctx: &FolderContext,
+    prepared: Prepared,
+    done: &mut Vec<Step>,
+) -> Result<()> {
+    let Prepared {
+        mut state,
+        near_listing,
+        far_listing,
+        plan,
+    } = prepared;
+    let mut executor = Executor {
+        session,
+        task,
+        ctx,
+        near: MaildirFolder::new(task.near_dir.clone()),
+        journal: ctx.state.journal(&task.far)?,
+        state: &mut state,
+        near_by_id: near_listing
+            .messages
+            .into_iter()
+            .map(|m| (m.id.clone(), m))
+            .collect(),
+    };
+    let outcome = executor.run(&plan, far_listing.uid_next, done);
+    state.last_sync = Some(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    );
+    let outcome = outcome.and_then(|()| held_back_error(&plan).map_or(Ok(()), Err));
+    state.last_error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+    let saved = ctx.state.save(&state);
+    outcome.and(saved)
+}
+
+struct Executor<'a> {
+    session: &'a mut FarSession,
+    task: &'a FolderTask,
+    ctx: &'a FolderContext<'a>,
+    near: MaildirFolder,
+    journal: state::journal::Journal,
+    state: &'a mut FolderState,
+    near_by_id: HashMap<NearId, NearMessage>,
+}
+
+impl Executor<'_> {
+    fn record(&mut self, record: Record) -> Result<()> {
+        self.journal.write(&record)?;
+        state::apply(self.state, &record);
+        Ok(())
+    }
+
+    fn near_message(&self, id: &NearId) -> Result<&NearMessage> {
+        self.near_by_id
+            .get(id)
+            .ok_or_else(|| anyhow!("near message {id} vanished from the listing"))
+    }
+
+    fn run(&mut self, plan: &Plan, uid_next: u32, done: &mut Vec<Step>) -> Result<()> {
+        if plan.reset_pairs {
+            self.record(Record::UidValidity(plan.uid_validity))?;
+        }
+        let mut flag_steps = Vec::new();
+        let mut downloads = Vec::new();
+        let mut uploads = Vec::new();
+        let mut far_deletes = Vec::new();
+        let mut near_deletes = Vec::new();
+        for step in &plan.steps {
+            match step {
+                Step::Pair {
+                    uid,
+                    near_id,
+                    flags,
+                } => {
+                    self.record(Record::Pair {
+                        uid: *uid,
+                        near_id: near_id.clone(),
+                        flags: *flags,
+                    })?;
+                    done.push(step.clone());
+                }
+                Step::Forget { uid } => {
+                    self.record(Record::Forget { uid: *uid })?;
+                    done.push(step.clone());
+                }
+                Step::SetBase { uid, flags } => {
+                    self.record(Record::Base {
+                        uid: *uid,
+                        flags: *flags,
+                    })?;
+                    done.push(step.clone());
+                }
+                Step::SyncFlags { .. } => flag_steps.push(step),
+                Step::Download { .. } => downloads.push(step),
+                Step::Upload { .. } => uploads.push(step),
+                Step::DeleteFar { .. } => far_deletes.push(step),
+                Step::DeleteNear { .. } => near_deletes.push(step),
+            }
+        }
+        self.sync_flags(&flag_steps, done)?;
+        self.download(&downloads, done)?;
+        self.upload(&uploads, uid_next, done)?;
+        self.delete_far(&far_deletes, done)?;
+        self.delete_near(&near_deletes, done)
+    }
+
+    /// Far flag changes go out grouped (one UID STORE per distinct change), then the
+    /// near files are renamed, then the new agreed flags are recorded.
+    fn sync_flags(&mut self, steps: &[&Step], done: &mut Vec<Step>) -> Result<()> {
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let mut adds: BTreeMap<Flags, Vec<FarUid>> = BTreeMap::new();
+        let mut removes: BTreeMap<Flags, Vec<FarUid>> = BTreeMap::new();
+        for step in steps {
+            if let Step::SyncFlags {
+                uid, far: Some(change), ..
+            } = step
+            {
+                if !change.add.is_empty() {
+                    adds.entry(change.add).or_default().push(*uid);
+                }
+                if !change.remove.is_empty() {
+                    removes.entry(change.remove).or_default().push(*uid);
+                }
+            }
+        }
+        for (flags, uids) in &adds {
+            self.session.store_flags(uids, true, *flags)?;
+        }
+        for (flags, uids) in &removes {
+            self.session.store_flags(uids, false, *flags)?;
+        }
+        for step in steps {
+            let Step::SyncFlags {
+                uid,
+                near_id,
+                near,
+                base,
+                ..
+            } = step
+            else {
+                continue;
+            };
+            if let Some(change) = near {
+                let message = self.near_message(near_id)?.clone();
+                let renamed = self
+                    .near
+                    .change_flags(&message, change.add, change.remove)
+                    .with_context(|| format!("cannot change flags of {}", message.file))?;
+                match renamed {
+                    Some(renamed) => {
+                        self.near_by_id.insert(near_id.clone(), renamed);
+                    }
+                    // Deleted by a mail client meanwhile: the next run deletes the far copy.
+                    None => continue,
+                }
+            }
+            self.record(Record::Base {
+                uid: *uid,
+                flags: *base,
+            })?;
+            log::message(&format!("{}: {}: flags of UID {uid} synced", self.task.channel, self.task.far));
+            done.push((*step).clone());
+        }
+        Ok(())
+    }
+
+    /// Bodies come in size-capped batches; each batch is made durable (files fsynced,
+    /// directories fsynced) before the pairs naming its messages are journaled.
+    fn download(&mut self, steps: &[&Step], done: &mut Vec<Step>) -> Result<()> {
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let mut planned: HashMap<FarUid, (NearId, Flags, Step)> = HashMap::new();
+        let mut wanted = Vec::new();
+        for step in steps {
+            if let Step::Download { uid, flags, size } = step {
+                let near_id = MaildirFolder::fresh_id();
+                self.record(Record::IntendDownload {
+                    uid: *uid,
+                    near_id: near_id.clone(),
+                })?;
+                planned.insert(*uid, (near_id, *flags, (*step).clone()));
+                wanted.push((*uid, *size));
+            }
+        }
+        let delivered: RefCell<Vec<FarUid>> = RefCell::new(Vec::new());
+        let near = &self.near;
+        let near_by_id = RefCell::new(&mut self.near_by_id);
+        let journal = RefCell::new(&mut self.journal);
+        let state = RefCell::new(&mut *self.state);
+        let done = RefCell::new(done);
+        let (channel, far) = (&self.task.channel, &self.task.far);
+        let mut deliver = |uid: FarUid, body: &[u8]| -> Result<()> {
+            let Some((near_id, flags, _)) = planned.get(&uid) else {
+                return Ok(());
+            };
+            let message = near
+                .deliver(near_id, body, *flags)
+                .with_context(|| format!("cannot deliver into {}", near.dir().display()))?;
+            near_by_id.borrow_mut().insert(near_id.clone(), message);
+            delivered.borrow_mut().push(uid);
+            Ok(())
+        };
+        let mut after_batch = || -> Result<()> {
+            near.sync_dirs()
+                .with_context(|| format!("cannot sync {}", near.dir().display()))?;
+            for uid in delivered.borrow_mut().drain(..) {
+                let Some((near_id, flags, step)) = planned.get(&uid) else {
+                    continue;
+                };
+                let record = Record::Pair {
+                    uid,
+                    near_id: near_id.clone(),
+                    flags: *flags,
+                };
+                journal.borrow_mut().write(&record)?;
+                state::apply(&mut state.borrow_mut(), &record);
+                log::message(&format!("{channel}: {far}: downloaded UID {uid}"));
+                done.borrow_mut().push(step.clone());
+            }
+            Ok(())
+        };
+        let missing = self.session.fetch_bodies(&wanted, &mut deliver, &mut after_batch)?;
+        for uid in missing {
+            log::folder(&format!(
+                "{}: {}: far message UID {uid} vanished before it could be downloaded",
+                self.task.channel, self.task.far
+            ));
+        }
+        Ok(())
+    }
+
+    /// APPENDs each new near message; without APPENDUID the new UIDs are found by
+    /// searching above the UIDNEXT seen before and matching pairing keys.
+    fn upload(&mut self, steps: &[&Step], uid_next: u32, done: &mut Vec<Step>) -> Result<()> {
+        let mut unresolved: Vec<(crate::model::PairKey, NearId, Flags, Step)> = Vec::new();
+        for step in steps {
+            let Step::Upload { near_id, flags } = step else {
+                continue;
+            };
+            let message = self.near_message(near_id)?.clone();
+            let path = self.near.dir().join(&message.file);
+            let Some(body) = self
+                .near
+                .read(&message)
+                .with_context(|| format!("cannot read {}", path.display()))?
+            else {
+                continue; // deleted by a mail client meanwhile
+            };
+            let date = self.near.mtime(&message).ok().flatten();
+            self.record(Record::IntendUpload {
+                near_id: near_id.clone(),
+                uid_next,
+            })?;
+            match self.session.append(&self.task.server_name, &body, *flags, date)? {
+                Some(uid) => {
+                    self.record(Record::Pair {
+                        uid,
+                        near_id: near_id.clone(),
+                        flags: *flags,
+                    })?;
+                    log::message(&format!(
+                        "{}: {}: uploaded {near_id} as UID {uid}",
+                        self.task.channel, self.task.far
+                    ));
+                    done.push((*step).clone());
+                }
+                None => unresolved.push((
+                    crate::pairkey::pair_key_from_header(&body),
+                    near_id.clone(),
+                    *flags,
+                    (*step).clone(),
+                )),
+            }
+        }
+        if unresolved.is_empty() {
+            return Ok(());
+        }
+        let candidates: Vec<FarUid> = self
+            .session
+            .uids_from(uid_next)?
+            .into_iter()
+            .filter(|uid| !self.state.pairs.contains_key(uid))
+            .collect();
+        let mut by_key: HashMap<crate::model::PairKey, Vec<FarUid>> = HashMap::new();
+        for (uid, key) in self.session.pair_keys(&candidates)? {
+            by_key.entry(key).or_default().push(uid);
+        }
+        for (key, near_id, flags, step) in unresolved {
+            // Uploaded but not found: the next run pairs it by Message-ID.
+            let Some(uid) = by_key.get_mut(&key).and_then(|uids| (!uids.is_empty()).then(|| uids.remove(0))) else {
+                done.push(step);
+                continue;
+            };
+            self.record(Record::Pair { uid, near_id, flags })?;
+            done.push(step);
+        }
+        Ok(())
+    }
+
+    fn delete_far(&mut self, steps: &[&Step], done: &mut Vec<Step>) -> Result<()> {
+        let uids: Vec<FarUid> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::DeleteFar { uid, .. } => Some(*uid),
+                _ => None,
+            })
+            .collect();
+        if uids.is_empty() {
+            return Ok(());
+        }
+        self.record(Record::IntendChange {
+            op: "delete_far".into(),
+            uids: uids.clone(),
+        })?;
+        let expunge_others = self.ctx.options.expunge_far && self.ctx.options.write_far;
+        self.session.delete_messages(&uids, expunge_others)?;
+        for step in steps {
+            if let Step::DeleteFar { uid, forget, .. } = step {
+                if *forget {
+                    self.record(Record::Forget { uid: *uid })?;
+                }
+                log::message(&format!("{}: {}: deleted far UID {uid}", self.task.channel, self.task.far));
+                done.push((*step).clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn delete_near(&mut self, steps: &[&Step], done: &mut Vec<Step>) -> Result<()> {
+        for step in steps {
+            let Step::DeleteNear {
+                uid,
+                near_id,
+                forget,
+                ..
+            } = step
+            else {
+                continue;
+            };
+            let message = self.near_message(near_id)?.clone();
+            self.near
+                .delete(&message)
+                .with_context(|| format!("cannot delete {}", self.near.dir().join(&message.file).display()))?;
+            if let (Some(uid), true) = (uid, forget) {
+                self.record(Record::Forget { uid: *uid })?;
+            }
+            log::message(&format!("{}: {}: deleted near {near_id}", self.task.channel, self.task.far));
+            done.push((*step).clone());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,116 @@
+//! Running folder jobs: up to `jobs` at once on scoped threads, each on a connection
+//! leased from its account's pool; transient network failures are retried with back-off,
+//! and one folder's failure never stops the others.
+
+pub mod folder;
+pub mod pool;
+
+use crate::log;
+use crate::plan::Step;
+use crate::report::FolderReport;
+use crate::store::imap::{FarError, FarErrorKind, backoff};
+use folder::{FolderContext, FolderTask};
+use pool::AccountPool;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+/// Attempts per folder before a transient failure counts as the folder's failure.
+const ATTEMPTS: u32 = 3;
+
+/// One folder job of one channel.
+pub struct Job<'a> {
+    pub task: FolderTask,
+    pub pool: &'a AccountPool,
+    pub ctx: &'a FolderContext<'a>,
+}
+
+/// Runs the jobs on up to `threads` threads; returns (channel, report) per job.
+pub fn run_jobs(jobs: Vec<Job<'_>>, threads: usize) -> Vec<(String, FolderReport)> {
+    let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
+    let results = Mutex::new(Vec::new());
+    let threads = threads.max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                    let Some(job) = next else { break };
+                    let report = run_job(&job);
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((job.task.channel.clone(), report));
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+fn is_transient(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<FarError>())
+        .any(|e| e.kind == FarErrorKind::Transient)
+}
+
+/// One folder with retries; the report holds every step done over all attempts.
+fn run_job(job: &Job<'_>) -> FolderReport {
+    let task = &job.task;
+    let mut done: Vec<Step> = Vec::new();
+    let mut attempt = 0;
+    let error = loop {
+        attempt += 1;
+        let outcome = run_once(job, &mut done);
+        match outcome {
+            Ok(()) => break None,
+            Err(e) if is_transient(&e) && attempt < ATTEMPTS => {
+                log::warn(&format!(
+                    "{}: {}: {e:#}; retrying ({attempt} of {})",
+                    task.channel,
+                    task.far,
+                    ATTEMPTS - 1
+                ));
+                std::thread::sleep(backoff(attempt));
+            }
+            Err(e) => break Some(format!("{e:#}")),
+        }
+    };
+    let mut report = FolderReport::new(&task.far, &task.near);
+    report.create = task.create;
+    report.add_steps(&done);
+    if let Some(error) = error {
+        log::error(&format!("{}: {}: {error}", task.channel, task.far));
+        report.status = crate::report::Status::Error;
+        report.error = Some(error);
+    }
+    report
+}
+
+fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
+    let mut lease = job.pool.lease()?;
+    let result = (|| {
+        let session = lease.session();
+        let prepared = folder::prepare(session, &job.task, job.ctx)?;
+        log::folder(&format!(
+            "{}: {}: {} far, {} near, {} steps planned",
+            job.task.channel,
+            job.task.far,
+            prepared.far_listing.messages.len(),
+            prepared.near_listing.messages.len(),
+            prepared.plan.steps.len()
+        ));
+        if job.ctx.dry_run {
+            let held = folder::held_back_error(&prepared.plan);
+            done.extend(prepared.plan.steps);
+            return held.map_or(Ok(()), Err);
+        }
+        folder::execute(session, &job.task, job.ctx, prepared, done)
+    })();
+    if let Err(e) = &result {
+        if is_transient(e) {
+            lease.discard();
+        }
+    }
+    result
+}

@@ -1,0 +1,41 @@
+//! Log lines on stderr, filtered by the run's verbosity (-q, default, -v, -vv). Nothing
+//! logged here ever carries a password: callers pass only names, counts and errors.
+
+use std::sync::atomic::{AtomicI8, Ordering};
+
+static VERBOSITY: AtomicI8 = AtomicI8::new(0);
+
+/// -1 for -q, 0 by default, 1 for -v, 2 for -vv, 3 for -vvv.
+pub fn set_verbosity(level: i8) {
+    VERBOSITY.store(level, Ordering::Relaxed);
+}
+
+pub fn verbosity() -> i8 {
+    VERBOSITY.load(Ordering::Relaxed)
+}
+
+/// An error: printed even with -q.
+pub fn error(message: &str) {
+    eprintln!("mailferry: error: {message}");
+}
+
+/// A warning: printed unless -q.
+pub fn warn(message: &str) {
+    if verbosity() >= 0 {
+        eprintln!("mailferry: warning: {message}");
+    }
+}
+
+/// A per-folder decision: printed with -v.
+pub fn folder(message: &str) {
+    if verbosity() >= 1 {
+        eprintln!("mailferry: {message}");
+    }
+}
+
+/// A per-message action: printed with -vv.
+pub fn message(message: &str) {
+    if verbosity() >= 2 {
+        eprintln!("mailferry: {message}");
+    }
+}
