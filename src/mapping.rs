@@ -672,10 +672,14 @@ impl Patterns {
                 None => (true, p.as_str()),
             };
             if body.is_empty() {
+                let reason = if include {
+                    "it is empty"
+                } else {
+                    "'!' is not followed by a folder name or pattern"
+                };
                 return Err(MappingError::BadPattern {
                     pattern: p.clone(),
-                    reason: "it matches no folder name; write a name, or * for all folders"
-                        .to_string(),
+                    reason: reason.to_string(),
                 });
             }
             let tokens = normalise_inbox(body)
