@@ -42,7 +42,11 @@ fn config_path(cli: &Cli) -> PathBuf {
 }
 
 pub fn run(cli: Cli) -> Result<Exit, AppError> {
-    let verbosity = if cli.quiet { -1 } else { i8::try_from(cli.verbose).unwrap_or(3) };
+    let verbosity = if cli.quiet {
+        -1
+    } else {
+        i8::try_from(cli.verbose).unwrap_or(3)
+    };
     log::set_verbosity(verbosity);
     match &cli.command {
         Command::Sync(args) => {

@@ -36,10 +36,13 @@ pub struct SyncOutcome {
 }
 
 /// Channels to sync, each with the folders the targets name (None = all).
+/// A channel with the folders the targets name (`None` = every folder).
+type Selected<'c> = (&'c Channel, Option<BTreeSet<String>>);
+
 fn select_channels<'c>(
     config: &'c Config,
     targets: &[String],
-) -> Result<Vec<(&'c Channel, Option<BTreeSet<String>>)>, AppError> {
+) -> Result<Vec<Selected<'c>>, AppError> {
     if targets.is_empty() {
         return Ok(config.channels.values().map(|c| (c, None)).collect());
     }
@@ -53,10 +56,17 @@ fn select_channels<'c>(
             return Err(AppError::Usage(format!(
                 "no channel {name:?} in {} (channels: {})",
                 config.path.display(),
-                config.channels.keys().cloned().collect::<Vec<_>>().join(", ")
+                config
+                    .channels
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
-        let entry = selected.entry(name).or_insert_with(|| Some(BTreeSet::new()));
+        let entry = selected
+            .entry(name)
+            .or_insert_with(|| Some(BTreeSet::new()));
         match (folder, entry.as_mut()) {
             (Some(folder), Some(folders)) => {
                 folders.insert(folder);
@@ -85,8 +95,12 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
     let mut locks: Vec<ChannelLock> = Vec::new();
     let mut lock_busy = false;
     let mut reports: BTreeMap<String, Vec<FolderReport>> = BTreeMap::new();
-    let mut contexts: Vec<(&Channel, Option<BTreeSet<String>>, ChannelStateDir, PlanOptions)> =
-        Vec::new();
+    let mut contexts: Vec<(
+        &Channel,
+        Option<BTreeSet<String>>,
+        ChannelStateDir,
+        PlanOptions,
+    )> = Vec::new();
     for (channel, folders) in channels {
         // A dry run takes no lock: it writes nothing.
         if !request.dry_run {
@@ -98,11 +112,14 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
                         "{}: another mailferry is syncing this channel; skipped",
                         channel.name
                     ));
-                    reports.entry(channel.name.clone()).or_default().push(FolderReport::skipped(
-                        "*",
-                        "",
-                        "another mailferry holds this channel's lock".into(),
-                    ));
+                    reports
+                        .entry(channel.name.clone())
+                        .or_default()
+                        .push(FolderReport::skipped(
+                            "*",
+                            "",
+                            "another mailferry holds this channel's lock".into(),
+                        ));
                     continue;
                 }
                 Err(e) => {
@@ -134,11 +151,20 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
         };
         let discovered = (|| -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>)> {
             let mut lease = pool.lease()?;
-            discover(lease.session(), channel, state_dir, folders.as_ref(), request)
+            discover(
+                lease.session(),
+                channel,
+                state_dir,
+                folders.as_ref(),
+                request,
+            )
         })();
         match discovered {
             Ok((tasks, folder_reports)) => {
-                reports.entry(channel.name.clone()).or_default().extend(folder_reports);
+                reports
+                    .entry(channel.name.clone())
+                    .or_default()
+                    .extend(folder_reports);
                 reports.entry(channel.name.clone()).or_default();
                 for task in tasks {
                     jobs.push(Job { task, pool, ctx });
@@ -195,7 +221,11 @@ fn plan_options(channel: &Channel, request: &SyncRequest) -> PlanOptions {
 
 /// A printable folder name from a server: control characters escaped.
 fn printable(name: &str) -> String {
-    let mut out: String = name.chars().flat_map(char::escape_debug).take(200).collect();
+    let mut out: String = name
+        .chars()
+        .flat_map(char::escape_debug)
+        .take(200)
+        .collect();
     if name.len() > 200 {
         out.push('…');
     }
@@ -258,7 +288,11 @@ fn discover(
                     near.insert(display, dir.to_string_lossy().into_owned());
                 }
             }
-            Err(e) => log::warn(&format!("{}: skipping {}: {e}", channel.name, dir.display())),
+            Err(e) => log::warn(&format!(
+                "{}: skipping {}: {e}",
+                channel.name,
+                dir.display()
+            )),
         }
     }
     let known: BTreeSet<String> = state_dir

@@ -1,6 +1,7 @@
 //! One folder pair, start to finish: list both sides, plan, and (for a real run) carry
 //! the plan out, journaling each side effect before it happens and its outcome after.
 
+use crate::flags::Flags;
 use crate::log;
 use crate::model::{FarListing, FarUid, NearId, NearListing, NearMessage, UidValidity};
 use crate::plan::{self, Keys, Plan, PlanOptions, Step};
@@ -9,7 +10,6 @@ use crate::state::store::ChannelStateDir;
 use crate::state::{self, FolderState, Record};
 use crate::store::imap::FarSession;
 use crate::store::maildir::MaildirFolder;
-use crate::flags::Flags;
 use anyhow::{Context, Result, anyhow};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -49,7 +49,11 @@ pub struct Prepared {
 
 /// Lists both sides and plans. Writes nothing anywhere when `ctx.dry_run` (the far
 /// folder is opened with EXAMINE, the state is only read).
-pub fn prepare(session: &mut FarSession, task: &FolderTask, ctx: &FolderContext) -> Result<Prepared> {
+pub fn prepare(
+    session: &mut FarSession,
+    task: &FolderTask,
+    ctx: &FolderContext,
+) -> Result<Prepared> {
     let near = MaildirFolder::new(task.near_dir.clone());
     let state = if ctx.dry_run {
         ctx.state.peek(&task.far, &task.near)?
@@ -104,10 +108,9 @@ pub fn prepare(session: &mut FarSession, task: &FolderTask, ctx: &FolderContext)
         let uids: Vec<FarUid> = far_unpaired.iter().map(|m| m.uid).collect();
         keys.far = session.pair_keys(&uids)?.into_iter().collect();
         for message in near_unpaired {
-            if let Some(key) = near
-                .pair_key(message)
-                .with_context(|| format!("cannot read {}", near.dir().join(&message.file).display()))?
-            {
+            if let Some(key) = near.pair_key(message).with_context(|| {
+                format!("cannot read {}", near.dir().join(&message.file).display())
+            })? {
                 keys.near.insert(message.id.clone(), key);
             }
         }
@@ -254,7 +257,9 @@ impl Executor<'_> {
         let mut removes: BTreeMap<Flags, Vec<FarUid>> = BTreeMap::new();
         for step in steps {
             if let Step::SyncFlags {
-                uid, far: Some(change), ..
+                uid,
+                far: Some(change),
+                ..
             } = step
             {
                 if !change.add.is_empty() {
@@ -300,7 +305,10 @@ impl Executor<'_> {
                 uid: *uid,
                 flags: *base,
             })?;
-            log::message(&format!("{}: {}: flags of UID {uid} synced", self.task.channel, self.task.far));
+            log::message(&format!(
+                "{}: {}: flags of UID {uid} synced",
+                self.task.channel, self.task.far
+            ));
             done.push((*step).clone());
         }
         Ok(())
@@ -362,7 +370,9 @@ impl Executor<'_> {
             }
             Ok(())
         };
-        let missing = self.session.fetch_bodies(&wanted, &mut deliver, &mut after_batch)?;
+        let missing = self
+            .session
+            .fetch_bodies(&wanted, &mut deliver, &mut after_batch)?;
         for uid in missing {
             log::folder(&format!(
                 "{}: {}: far message UID {uid} vanished before it could be downloaded",
@@ -394,7 +404,10 @@ impl Executor<'_> {
                 near_id: near_id.clone(),
                 uid_next,
             })?;
-            match self.session.append(&self.task.server_name, &body, *flags, date)? {
+            match self
+                .session
+                .append(&self.task.server_name, &body, *flags, date)?
+            {
                 Some(uid) => {
                     self.record(Record::Pair {
                         uid,
@@ -430,11 +443,18 @@ impl Executor<'_> {
         }
         for (key, near_id, flags, step) in unresolved {
             // Uploaded but not found: the next run pairs it by Message-ID.
-            let Some(uid) = by_key.get_mut(&key).and_then(|uids| (!uids.is_empty()).then(|| uids.remove(0))) else {
+            let Some(uid) = by_key
+                .get_mut(&key)
+                .and_then(|uids| (!uids.is_empty()).then(|| uids.remove(0)))
+            else {
                 done.push(step);
                 continue;
             };
-            self.record(Record::Pair { uid, near_id, flags })?;
+            self.record(Record::Pair {
+                uid,
+                near_id,
+                flags,
+            })?;
             done.push(step);
         }
         Ok(())
@@ -462,7 +482,10 @@ impl Executor<'_> {
                 if *forget {
                     self.record(Record::Forget { uid: *uid })?;
                 }
-                log::message(&format!("{}: {}: deleted far UID {uid}", self.task.channel, self.task.far));
+                log::message(&format!(
+                    "{}: {}: deleted far UID {uid}",
+                    self.task.channel, self.task.far
+                ));
                 done.push((*step).clone());
             }
         }
@@ -481,13 +504,19 @@ impl Executor<'_> {
                 continue;
             };
             let message = self.near_message(near_id)?.clone();
-            self.near
-                .delete(&message)
-                .with_context(|| format!("cannot delete {}", self.near.dir().join(&message.file).display()))?;
+            self.near.delete(&message).with_context(|| {
+                format!(
+                    "cannot delete {}",
+                    self.near.dir().join(&message.file).display()
+                )
+            })?;
             if let (Some(uid), true) = (uid, forget) {
                 self.record(Record::Forget { uid: *uid })?;
             }
-            log::message(&format!("{}: {}: deleted near {near_id}", self.task.channel, self.task.far));
+            log::message(&format!(
+                "{}: {}: deleted near {near_id}",
+                self.task.channel, self.task.far
+            ));
             done.push((*step).clone());
         }
         Ok(())

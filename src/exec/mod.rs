@@ -107,10 +107,10 @@ fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
         }
         folder::execute(session, &job.task, job.ctx, prepared, done)
     })();
-    if let Err(e) = &result {
-        if is_transient(e) {
-            lease.discard();
-        }
+    if let Err(e) = &result
+        && is_transient(e)
+    {
+        lease.discard();
     }
     result
 }

@@ -181,8 +181,7 @@ impl FolderReport {
                 }),
             }
         }
-        self.actions
-            .sort_by(|a, b| action_key(a).cmp(&action_key(b)));
+        self.actions.sort_by_key(action_key);
         self.recount();
     }
 

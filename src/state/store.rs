@@ -52,10 +52,10 @@ impl ChannelStateDir {
             let stem = name
                 .strip_suffix(".state")
                 .or_else(|| name.strip_suffix(".journal"));
-            if let Some(far) = stem.and_then(unescape) {
-                if !names.contains(&far) {
-                    names.push(far);
-                }
+            if let Some(far) = stem.and_then(unescape)
+                && !names.contains(&far)
+            {
+                names.push(far);
             }
         }
         names.sort();

@@ -58,7 +58,12 @@ impl FarError {
             _ => FarErrorKind::Permanent,
         };
         let detail = match &error {
-            imap::Error::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            imap::Error::Io(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 "the server went silent for longer than the timeout".to_string()
             }
             other => other.to_string(),
@@ -207,7 +212,9 @@ fn tcp_connect(account: &Account) -> FarResult<TcpStream> {
                     .and_then(|()| tcp.set_write_timeout(Some(account.timeout)))
                     .and_then(|()| tcp.set_nodelay(true));
                 if let Err(e) = setup {
-                    return Err(FarError::permanent(format!("cannot set up the connection to {endpoint}: {e}")));
+                    return Err(FarError::permanent(format!(
+                        "cannot set up the connection to {endpoint}: {e}"
+                    )));
                 }
                 return Ok(tcp);
             }
@@ -262,6 +269,78 @@ fn tls_wrap(account: &Account, tcp: TcpStream) -> FarResult<Stream> {
     }
 }
 
+/// Reads one CRLF-terminated line of at most 8 KiB from the plaintext stream.
+fn read_plain_line(reader: &mut io::BufReader<TcpStream>, endpoint: &str) -> FarResult<String> {
+    let mut line = Vec::new();
+    let read = io::BufRead::read_until(&mut io::Read::by_ref(reader).take(8192), b'\n', &mut line)
+        .map_err(|e| FarError {
+            kind: FarErrorKind::Transient,
+            message: format!("{endpoint}: reading before STARTTLS: {e}"),
+        })?;
+    if read == 0 || !line.ends_with(b"\n") {
+        return Err(FarError {
+            kind: FarErrorKind::Transient,
+            message: format!(
+                "{endpoint}: the connection ended or sent an overlong line before STARTTLS"
+            ),
+        });
+    }
+    Ok(String::from_utf8_lossy(&line).trim_end().to_string())
+}
+
+/// The plaintext part of STARTTLS: greeting, CAPABILITY, STARTTLS. Refuses a server
+/// that does not offer STARTTLS (never falls back to plaintext).
+fn starttls(tcp: TcpStream, endpoint: &str) -> FarResult<TcpStream> {
+    let io_error = |e: io::Error| FarError {
+        kind: FarErrorKind::Transient,
+        message: format!("{endpoint}: before STARTTLS: {e}"),
+    };
+    let mut reader = io::BufReader::new(tcp.try_clone().map_err(io_error)?);
+    let mut writer = tcp;
+    let greeting = read_plain_line(&mut reader, endpoint)?;
+    if !greeting.starts_with("* OK") {
+        return Err(FarError::permanent(format!(
+            "{endpoint}: unexpected greeting {:?}",
+            greeting.chars().take(100).collect::<String>()
+        )));
+    }
+    writer.write_all(b"S1 CAPABILITY\r\n").map_err(io_error)?;
+    let mut offers_starttls = false;
+    loop {
+        let line = read_plain_line(&mut reader, endpoint)?;
+        if line.starts_with("* CAPABILITY ") {
+            offers_starttls |= line
+                .split_ascii_whitespace()
+                .any(|cap| cap.eq_ignore_ascii_case("STARTTLS"));
+        } else if line.starts_with("S1 ") {
+            break;
+        }
+    }
+    if !offers_starttls {
+        return Err(FarError::permanent(format!(
+            "{endpoint} does not offer STARTTLS; refusing to log in without TLS (use tls = \"implicit\" if the server listens for TLS on another port)"
+        )));
+    }
+    writer.write_all(b"S2 STARTTLS\r\n").map_err(io_error)?;
+    loop {
+        let line = read_plain_line(&mut reader, endpoint)?;
+        if let Some(status) = line.strip_prefix("S2 ") {
+            if !status.starts_with("OK") {
+                return Err(FarError::permanent(format!(
+                    "{endpoint}: STARTTLS refused: {status}"
+                )));
+            }
+            break;
+        }
+    }
+    if !reader.buffer().is_empty() {
+        return Err(FarError::permanent(format!(
+            "{endpoint}: the server sent data after STARTTLS before the TLS handshake"
+        )));
+    }
+    Ok(writer)
+}
+
 impl FarSession {
     /// Connects, secures the connection as the account says, and logs in.
     pub fn connect(account: &Account, password: &str) -> FarResult<FarSession> {
@@ -277,27 +356,7 @@ impl FarSession {
                 client
             }
             TlsMode::StartTls => {
-                let mut plain = imap::Client::new(Stream::Plain(tcp));
-                plain
-                    .read_greeting()
-                    .map_err(|e| FarError::from_imap(&ctx("greeting"), e))?;
-                let caps = plain
-                    .capabilities()
-                    .map_err(|e| FarError::from_imap(&ctx("CAPABILITY"), e))?;
-                if !caps.has_str("STARTTLS") {
-                    return Err(FarError::permanent(format!(
-                        "{endpoint} does not offer STARTTLS; refusing to log in without TLS (use tls = \"implicit\" if the server listens for TLS on another port)"
-                    )));
-                }
-                plain
-                    .run_command_and_check_ok("STARTTLS")
-                    .map_err(|e| FarError::from_imap(&ctx("STARTTLS"), e))?;
-                let Stream::Plain(tcp) = plain
-                    .into_inner()
-                    .map_err(|e| FarError::from_imap(&ctx("STARTTLS"), e))?
-                else {
-                    return Err(FarError::permanent(ctx("STARTTLS on a TLS stream")));
-                };
+                let tcp = starttls(tcp, &endpoint)?;
                 let mut client = imap::Client::new(tls_wrap(account, tcp)?);
                 client.greeting_read = true;
                 client
@@ -352,7 +411,10 @@ impl FarSession {
             delimiter: None,
             endpoint,
         };
-        let caps = far.session.capabilities().map_err(|e| far.err("CAPABILITY", e))?;
+        let caps = far
+            .session
+            .capabilities()
+            .map_err(|e| far.err("CAPABILITY", e))?;
         far.caps = ServerCaps::from(&caps);
         drop(caps);
         far.drain();
@@ -496,7 +558,9 @@ impl FarSession {
         while start < wanted.len() {
             let mut end = start;
             let mut bytes = 0u64;
-            while end < wanted.len() && (end == start || bytes + u64::from(wanted[end].1) <= BODY_BATCH_BYTES) {
+            while end < wanted.len()
+                && (end == start || bytes + u64::from(wanted[end].1) <= BODY_BATCH_BYTES)
+            {
                 bytes += u64::from(wanted[end].1);
                 end += 1;
             }
@@ -561,7 +625,11 @@ impl FarSession {
             .uid_search(format!("UID {from}:*"))
             .map_err(|e| self.err("UID SEARCH", e))?;
         self.drain();
-        let mut uids: Vec<FarUid> = found.into_iter().filter(|u| *u >= from).map(FarUid).collect();
+        let mut uids: Vec<FarUid> = found
+            .into_iter()
+            .filter(|u| *u >= from)
+            .map(FarUid)
+            .collect();
         uids.sort();
         Ok(uids)
     }
@@ -571,7 +639,11 @@ impl FarSession {
         if uids.is_empty() || flags.is_empty() {
             return Ok(());
         }
-        let op = if add { "+FLAGS.SILENT" } else { "-FLAGS.SILENT" };
+        let op = if add {
+            "+FLAGS.SILENT"
+        } else {
+            "-FLAGS.SILENT"
+        };
         self.session
             .uid_store(uid_set(uids), format!("{op} {}", flags.to_imap_list()))
             .map_err(|e| self.err("UID STORE", e))?;
@@ -758,7 +830,10 @@ mod tests {
             parse_personal_namespace(b"* NAMESPACE ((\"\" \"/\")) NIL ((\"shared/\" \"/\"))\r\n"),
             Some((String::new(), Some('/')))
         );
-        assert_eq!(parse_personal_namespace(b"* NAMESPACE NIL NIL NIL\r\n"), None);
+        assert_eq!(
+            parse_personal_namespace(b"* NAMESPACE NIL NIL NIL\r\n"),
+            None
+        );
     }
 
     #[test]
