@@ -1,1 +1,6 @@
 //! Integration tests against a private Dovecot.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod harness;

@@ -1,0 +1,6 @@
+//! Test support shared by the integration tests: a private Dovecot, a corpus, comparisons.
+#![allow(dead_code)] // each test module uses a different part of the support API
+
+pub mod compare;
+pub mod corpus;
+pub mod dovecot;
