@@ -418,16 +418,6 @@ impl FarSession {
         far.caps = ServerCaps::from(&caps);
         drop(caps);
         far.drain();
-        if far.caps.namespace {
-            let response = far
-                .session
-                .run_command_and_read_response("NAMESPACE")
-                .map_err(|e| far.err("NAMESPACE", e))?;
-            if let Some((prefix, delimiter)) = parse_personal_namespace(&response) {
-                far.prefix = prefix;
-                far.delimiter = delimiter;
-            }
-        }
         Ok(far)
     }
 
@@ -458,10 +448,36 @@ impl FarSession {
                     ) || matches!(a, imap_proto::NameAttribute::Extension(x) if x.eq_ignore_ascii_case("\\NonExistent"))
                 }),
             })
-            .collect();
+            .collect::<Vec<ListedFolder>>();
         drop(names);
         self.drain();
+        self.infer_namespace(&folders);
         Ok(folders)
+    }
+
+    /// The personal namespace, inferred from the listing: the `imap` crate cannot parse
+    /// a NAMESPACE response, so when every folder but INBOX sits below `INBOX<delim>`
+    /// (Courier, Cyrus, Dovecot with `prefix = INBOX.`), that is the prefix, and folders
+    /// are shown and created without it, as mbsync's UseNamespace does.
+    fn infer_namespace(&mut self, folders: &[ListedFolder]) {
+        let delimiter = folders.iter().find_map(|f| f.delimiter);
+        self.delimiter = delimiter;
+        self.prefix = String::new();
+        let Some(delimiter) = delimiter else { return };
+        let prefix = format!("INBOX{delimiter}");
+        let mut others = folders
+            .iter()
+            .filter(|f| !f.server_name.eq_ignore_ascii_case("INBOX"))
+            .peekable();
+        if others.peek().is_some()
+            && others.all(|f| {
+                f.server_name
+                    .get(..prefix.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(&prefix))
+            })
+        {
+            self.prefix = prefix;
+        }
     }
 
     /// SELECTs a folder, or EXAMINEs it (read-only) for a dry run.
@@ -758,46 +774,6 @@ fn to_datetime(time: SystemTime) -> Option<chrono::DateTime<chrono::FixedOffset>
     Some(utc.fixed_offset())
 }
 
-/// The first personal namespace of a `* NAMESPACE (("INBOX." ".")) NIL NIL` response.
-fn parse_personal_namespace(response: &[u8]) -> Option<(String, Option<char>)> {
-    let text = String::from_utf8_lossy(response);
-    let line = text.lines().find(|l| l.starts_with("* NAMESPACE "))?;
-    let rest = line.strip_prefix("* NAMESPACE ")?.trim_start();
-    let rest = rest.strip_prefix("((")?;
-    let (prefix, rest) = parse_quoted(rest)?;
-    let rest = rest.trim_start();
-    let delimiter = if let Some(after) = rest.strip_prefix("NIL") {
-        let _ = after;
-        None
-    } else {
-        let (d, _) = parse_quoted(rest)?;
-        d.chars().next()
-    };
-    Some((prefix, delimiter))
-}
-
-fn parse_quoted(text: &str) -> Option<(String, &str)> {
-    let mut chars = text.char_indices();
-    if chars.next()?.1 != '"' {
-        return None;
-    }
-    let mut out = String::new();
-    let mut escaped = false;
-    for (i, c) in chars {
-        if escaped {
-            out.push(c);
-            escaped = false;
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == '"' {
-            return Some((out, &text[i + 1..]));
-        } else {
-            out.push(c);
-        }
-    }
-    None
-}
-
 /// A pause before retry `attempt` (1-based): 0.5 s, 1 s, 2 s...
 pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(500u64 << attempt.saturating_sub(1).min(6))
@@ -818,22 +794,6 @@ mod tests {
     fn bare_line_feeds_become_crlf() {
         assert_eq!(&*to_crlf(b"a\nb\r\nc\n"), b"a\r\nb\r\nc\r\n");
         assert!(matches!(to_crlf(b"a\r\n"), std::borrow::Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn personal_namespace_is_parsed() {
-        assert_eq!(
-            parse_personal_namespace(b"* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\r\n"),
-            Some(("INBOX.".to_string(), Some('.')))
-        );
-        assert_eq!(
-            parse_personal_namespace(b"* NAMESPACE ((\"\" \"/\")) NIL ((\"shared/\" \"/\"))\r\n"),
-            Some((String::new(), Some('/')))
-        );
-        assert_eq!(
-            parse_personal_namespace(b"* NAMESPACE NIL NIL NIL\r\n"),
-            None
-        );
     }
 
     #[test]

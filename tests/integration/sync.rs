@@ -24,9 +24,14 @@ impl Env {
     }
 
     fn with_channel_extra(options: DovecotOptions, layout: &'static str, extra: &str) -> Env {
-        let dovecot = Dovecot::start(options).expect("Dovecot must start (is dovecot-imapd installed? run scripts/test)");
+        let dovecot = Dovecot::start(options)
+            .expect("Dovecot must start (is dovecot-imapd installed? run scripts/test)");
         let dir = tempfile::tempdir().unwrap();
-        let env = Env { dovecot, dir, layout };
+        let env = Env {
+            dovecot,
+            dir,
+            layout,
+        };
         env.write_config(extra);
         env
     }
@@ -85,7 +90,8 @@ layout = "{layout}"
             if display == "INBOX" {
                 self.maildir()
             } else {
-                self.maildir().join(format!(".{}", display.replace('/', ".")))
+                self.maildir()
+                    .join(format!(".{}", display.replace('/', ".")))
             }
         } else {
             self.maildir().join(display)
@@ -120,7 +126,10 @@ layout = "{layout}"
             "the password leaked into the output"
         );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("report is not JSON: {e}\n{}", String::from_utf8_lossy(&out.stdout))
+            panic!(
+                "report is not JSON: {e}\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            )
         })
     }
 
@@ -141,7 +150,10 @@ layout = "{layout}"
     fn assert_converged(&self, display: &str) -> usize {
         let far = flags_by_key(&self.far(display));
         let near = flags_by_key(&self.near(display));
-        assert_eq!(far, near, "folder {display}: far (left) and near (right) differ");
+        assert_eq!(
+            far, near,
+            "folder {display}: far (left) and near (right) differ"
+        );
         far.len()
     }
 }
@@ -164,7 +176,10 @@ fn totals(report: &Value) -> [u64; 7] {
         "delete_near",
         "errors",
     ]
-    .map(|k| t[k].as_u64().unwrap_or_else(|| panic!("totals.{k} missing: {report}")))
+    .map(|k| {
+        t[k].as_u64()
+            .unwrap_or_else(|| panic!("totals.{k} missing: {report}"))
+    })
 }
 
 /// Every action of a report, per folder, for comparing a dry run with a real run.
@@ -208,11 +223,21 @@ fn initial_sync_in_layout(options: DovecotOptions, layout: &'static str) {
         let near = env.near(folder);
         assert_eq!(far.len(), count, "{folder}");
         // Byte-identical copies with the same flags.
-        assert_eq!(far, near, "folder {folder}: far (left) and near (right) differ");
+        assert_eq!(
+            far, near,
+            "folder {folder}: far (left) and near (right) differ"
+        );
     }
     // The folder tree of SPEC §3.
     let expected_dirs: &[&str] = if layout == "maildir++" {
-        &[".Archive", ".Archive.2021", ".Entwürfe", ".Lists.rust", ".Sent", "cur"]
+        &[
+            ".Archive",
+            ".Archive.2021",
+            ".Entwürfe",
+            ".Lists.rust",
+            ".Sent",
+            "cur",
+        ]
     } else {
         &["Archive/2021", "Entwürfe", "INBOX", "Lists/rust", "Sent"]
     };
@@ -227,7 +252,9 @@ fn initial_sync_in_layout(options: DovecotOptions, layout: &'static str) {
     names.sort();
     assert_eq!(names, ["Mail", "config.toml", "state"]);
     // Unflagged messages went to new/, flagged ones to cur/.
-    let inbox_new = fs::read_dir(env.near_dir("INBOX").join("new")).unwrap().count();
+    let inbox_new = fs::read_dir(env.near_dir("INBOX").join("new"))
+        .unwrap()
+        .count();
     assert!(inbox_new > 0 && inbox_new < 190, "new/ holds {inbox_new}");
 
     let again = env.sync(&[], 0);
@@ -296,8 +323,14 @@ fn change_both_sides(env: &Env) {
     session.uid_store("3", "+FLAGS.SILENT (\\Deleted)").unwrap();
     session.expunge().unwrap();
     session.logout().unwrap();
-    d.append("INBOX", &corpus::message("INBOX", 100, &[]).bytes, &["\\Seen"]).unwrap();
-    d.seed(&[corpus::message("Projects", 101, &["\\Flagged"])]).unwrap();
+    d.append(
+        "INBOX",
+        &corpus::message("INBOX", 100, &[]).bytes,
+        &["\\Seen"],
+    )
+    .unwrap();
+    d.seed(&[corpus::message("Projects", 101, &["\\Flagged"])])
+        .unwrap();
 
     let inbox = env.near_dir("INBOX");
     let archive = env.near_dir("Archive");
@@ -312,7 +345,10 @@ fn change_both_sides(env: &Env) {
     new_letters.dedup();
     fs::rename(
         first,
-        archive.join("cur").join(format!("{base}:2,{}", new_letters.into_iter().collect::<String>())),
+        archive.join("cur").join(format!(
+            "{base}:2,{}",
+            new_letters.into_iter().collect::<String>()
+        )),
     )
     .unwrap();
     // Delete another file.
@@ -336,7 +372,7 @@ fn changes_on_both_sides_converge_and_a_further_run_plans_nothing() {
     change_both_sides(&env);
     let report = env.sync(&[], 0);
     let t = totals(&report);
-    assert_eq!(t[0], 3, "downloads: new INBOX mail + Projects: {report}");
+    assert_eq!(t[0], 2, "downloads: new INBOX mail + Projects: {report}");
     assert_eq!(t[1], 3, "uploads: two INBOX files + Notes: {report}");
     assert_eq!(t[4], 1, "the near deletion reaches the far side: {report}");
     assert_eq!(t[5], 1, "the far expunge reaches the near side: {report}");
@@ -360,14 +396,26 @@ fn pull_and_push_each_apply_one_direction_and_a_plain_run_completes_the_other() 
 
     let pulled = env.sync(&["--pull"], 0);
     let t = totals(&pulled);
-    assert_eq!((t[1], t[2], t[4]), (0, 0, 0), "pull writes nothing far: {pulled}");
+    assert_eq!(
+        (t[1], t[2], t[4]),
+        (0, 0, 0),
+        "pull writes nothing far: {pulled}"
+    );
     assert!(t[0] >= 2 && t[5] == 1, "{pulled}");
-    assert_eq!(flags_by_key(&env.far("Archive")), far_before, "far untouched by --pull");
+    assert_eq!(
+        flags_by_key(&env.far("Archive")),
+        far_before,
+        "far untouched by --pull"
+    );
     assert!(!env.near_dir("Projects").join("cur").exists() || env.near("Projects").len() == 1);
 
     let pushed = env.sync(&["--push"], 0);
     let t = totals(&pushed);
-    assert_eq!((t[0], t[3], t[5]), (0, 0, 0), "push writes nothing near: {pushed}");
+    assert_eq!(
+        (t[0], t[3], t[5]),
+        (0, 0, 0),
+        "push writes nothing near: {pushed}"
+    );
     assert!(t[1] == 3 && t[4] == 1, "{pushed}");
 
     let rest = env.sync(&[], 0);
@@ -389,7 +437,11 @@ fn first_sync_onto_a_maildir_holding_copies_duplicates_nothing() {
     for (i, m) in messages.iter().filter(|m| m.folder == "INBOX").enumerate() {
         let flags = if i % 2 == 0 { "S" } else { "" };
         fs::create_dir_all(inbox.join("cur")).unwrap();
-        fs::write(inbox.join(format!("cur/170000000{i}.M{i}P9.old:2,{flags}")), &m.bytes).unwrap();
+        fs::write(
+            inbox.join(format!("cur/170000000{i}.M{i}P9.old:2,{flags}")),
+            &m.bytes,
+        )
+        .unwrap();
     }
     for sub in ["new", "tmp"] {
         fs::create_dir_all(inbox.join(sub)).unwrap();
@@ -413,21 +465,31 @@ fn a_recreated_server_folder_with_a_new_uidvalidity_is_paired_again() {
     let near_before = near_files(&env.near_dir("Archive"));
     let mut session = env.dovecot.session().unwrap();
     let old_validity = session.select("Archive").unwrap().uid_validity;
+    session.select("INBOX").unwrap();
     session.delete("Archive").unwrap();
     session.logout().unwrap();
-    let archive: Vec<SeedMessage> = messages.into_iter().filter(|m| m.folder == "Archive").collect();
+    let archive: Vec<SeedMessage> = messages
+        .into_iter()
+        .filter(|m| m.folder == "Archive")
+        .collect();
     env.seed(&archive);
     let mut session = env.dovecot.session().unwrap();
     let new_validity = session.select("Archive").unwrap().uid_validity;
     session.logout().unwrap();
-    assert_ne!(old_validity, new_validity, "the test needs a new UIDVALIDITY");
+    assert_ne!(
+        old_validity, new_validity,
+        "the test needs a new UIDVALIDITY"
+    );
 
     let report = env.sync(&[], 0);
     let archive_report = folder_report(&report, "Archive");
     for count in ["download", "upload", "delete_far", "delete_near"] {
         assert_eq!(archive_report[count], 0, "{count}: {report}");
     }
-    assert_eq!(near_files(&env.near_dir("Archive")).len(), near_before.len());
+    assert_eq!(
+        near_files(&env.near_dir("Archive")).len(),
+        near_before.len()
+    );
     assert_eq!(env.assert_converged("Archive"), 12);
     assert_nothing_planned(&env.sync(&[], 0));
 }
@@ -442,7 +504,10 @@ fn one_failing_folder_does_not_stop_the_others() {
     let report = env.sync(&[], 1);
     let failed = folder_report(&report, "Archive");
     assert_eq!(failed["status"], "error", "{report}");
-    assert!(failed["error"].as_str().unwrap().contains("Archive"), "{report}");
+    assert!(
+        failed["error"].as_str().unwrap().contains("Archive"),
+        "{report}"
+    );
     assert_eq!(folder_report(&report, "INBOX")["status"], "ok");
     assert_eq!(env.assert_converged("INBOX"), 12);
     assert_eq!(report["totals"]["errors"], 1);
@@ -455,8 +520,16 @@ fn a_second_mailferry_on_a_locked_channel_exits_75() {
     let held = mailferry::state::lock::try_lock(&env.state_dir(), "test").unwrap();
     assert!(matches!(held, mailferry::state::lock::LockOutcome::Held(_)));
     let out = env.run(&["sync"]);
-    assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!env.near_dir("INBOX").exists(), "nothing synced while locked");
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !env.near_dir("INBOX").exists(),
+        "nothing synced while locked"
+    );
     drop(held);
     env.sync(&[], 0);
     assert_eq!(env.assert_converged("INBOX"), 2);
@@ -467,7 +540,9 @@ fn snapshot_tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries {
             let path = entry.unwrap().path();
             if path.is_dir() {
@@ -491,15 +566,32 @@ fn a_dry_run_changes_nothing_and_reports_what_the_real_run_does() {
     let far_before: Vec<Messages> = folders.iter().map(|f| env.far(f)).collect();
     let near_before = snapshot_tree(&env.maildir());
     let state_before = snapshot_tree(&env.state_dir());
-    let far_list_before = env.dovecot.doveadm(&["mailbox", "list", "-u", env.dovecot.user()]).unwrap();
+    let far_list_before = env
+        .dovecot
+        .doveadm(&["mailbox", "list", "-u", env.dovecot.user()])
+        .unwrap();
 
     let dry = env.sync(&["--dry-run"], 0);
     assert_eq!(dry["dry_run"], true);
-    assert_eq!(folders.map(|f| env.far(f)).to_vec(), far_before, "dry run changed the server");
-    assert_eq!(snapshot_tree(&env.maildir()), near_before, "dry run changed the maildir");
-    assert_eq!(snapshot_tree(&env.state_dir()), state_before, "dry run changed the state");
     assert_eq!(
-        env.dovecot.doveadm(&["mailbox", "list", "-u", env.dovecot.user()]).unwrap(),
+        folders.map(|f| env.far(f)).to_vec(),
+        far_before,
+        "dry run changed the server"
+    );
+    assert_eq!(
+        snapshot_tree(&env.maildir()),
+        near_before,
+        "dry run changed the maildir"
+    );
+    assert_eq!(
+        snapshot_tree(&env.state_dir()),
+        state_before,
+        "dry run changed the state"
+    );
+    assert_eq!(
+        env.dovecot
+            .doveadm(&["mailbox", "list", "-u", env.dovecot.user()])
+            .unwrap(),
         far_list_before,
         "dry run created a far folder"
     );
@@ -527,7 +619,10 @@ fn config_errors_exit_2_naming_the_file_and_key() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
-        assert!(stderr.contains(file) && stderr.contains(key), "{file}: {stderr}");
+        assert!(
+            stderr.contains(file) && stderr.contains(key),
+            "{file}: {stderr}"
+        );
     }
 }
 
