@@ -127,6 +127,9 @@ fn sync(binary: &Path, config: &Path, what: &str) -> Result<()> {
 
 /// Every maildir folder under `root` (a directory with `cur/`), with its message count.
 fn print_tree(root: &Path) -> Result<()> {
+    if !root.is_dir() {
+        bail!("mailferry succeeded but {} does not exist", root.display());
+    }
     let mut folders = Vec::new();
     collect_folders(root, root, &mut folders)?;
     folders.sort();
