@@ -52,6 +52,8 @@ fn run() -> Result<()> {
     fs::create_dir_all(&demo)?;
     let config = demo.join("config.toml");
     fs::write(&config, config_text(&server, &demo))?;
+    // It holds a password: readable by its owner only.
+    fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     println!("== wrote {}", config.display());
 
     sync(&binary, &config, "first sync")?;

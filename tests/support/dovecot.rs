@@ -245,7 +245,7 @@ impl Dovecot {
             return "INBOX".to_string();
         }
         // Modified base64 never produces '/', so replacing it after encoding is safe.
-        let encoded = mutf7_encode(display).replace('/', &self.delimiter.to_string());
+        let encoded = mailferry::mapping::encode_mutf7(display).replace('/', &self.delimiter.to_string());
         format!("{}{encoded}", self.prefix)
     }
 
@@ -394,44 +394,6 @@ fn collect_eml(root: &Path, dir: &Path, out: &mut Vec<(String, String, PathBuf)>
         }
     }
     Ok(())
-}
-
-/// Modified UTF-7 (RFC 3501 §5.1.3) of a folder name.
-// TODO(merge): use mailferry::mapping::encode_mutf7
-fn mutf7_encode(name: &str) -> String {
-    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-    fn flush(units: &mut Vec<u16>, out: &mut String) {
-        if units.is_empty() {
-            return;
-        }
-        let bytes: Vec<u8> = units.drain(..).flat_map(u16::to_be_bytes).collect();
-        out.push('&');
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-            for i in 0..=chunk.len() {
-                out.push(B64[(n >> (18 - 6 * i)) as usize & 63] as char);
-            }
-        }
-        out.push('-');
-    }
-    let mut out = String::new();
-    let mut units = Vec::new();
-    for c in name.chars() {
-        if (' '..='~').contains(&c) {
-            flush(&mut units, &mut out);
-            match c {
-                '&' => out.push_str("&-"),
-                c => out.push(c),
-            }
-        } else {
-            units.extend_from_slice(c.encode_utf16(&mut [0; 2]));
-        }
-    }
-    flush(&mut units, &mut out);
-    out
 }
 
 fn create(session: &mut Session, name: &str) -> Result<()> {
