@@ -245,7 +245,8 @@ impl Dovecot {
             return "INBOX".to_string();
         }
         // Modified base64 never produces '/', so replacing it after encoding is safe.
-        let encoded = mailferry::mapping::encode_mutf7(display).replace('/', &self.delimiter.to_string());
+        let encoded =
+            mailferry::mapping::encode_mutf7(display).replace('/', &self.delimiter.to_string());
         format!("{}{encoded}", self.prefix)
     }
 
