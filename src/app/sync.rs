@@ -333,7 +333,17 @@ fn discover(
             near.contains_key(display),
             known.contains(display),
         );
+        let remove = match (on_far, on_near) {
+            (true, false) => {
+                in_state && channel.remove.far && plan_options(channel, request).write_far
+            }
+            (false, true) => {
+                in_state && channel.remove.near && plan_options(channel, request).write_near
+            }
+            _ => false,
+        };
         let create = match (on_far, on_near) {
+            _ if remove => None,
             (true, true) => None,
             (false, false) => {
                 // Gone from both sides: only the state is left.
@@ -367,7 +377,13 @@ fn discover(
         };
         if create.is_some() && in_state {
             log::folder(&format!(
-                "{}: {display}: deleted on one side; recreating it (remove = \"none\")",
+                "{}: {display}: deleted on one side; recreating it (remove does not allow deleting it on the other)",
+                channel.name
+            ));
+        }
+        if remove {
+            log::folder(&format!(
+                "{}: {display}: deleted on one side; removing it from the other (remove)",
                 channel.name
             ));
         }
@@ -379,6 +395,7 @@ fn discover(
             near_dir: channel.maildir.join(&near_rel),
             far_exists: on_far,
             create,
+            remove,
         });
     }
     Ok((tasks, reports))

@@ -30,6 +30,9 @@ pub struct FolderTask {
     pub far_exists: bool,
     /// Create the folder on this side before syncing.
     pub create: Option<CreatedOn>,
+    /// The folder was deleted on the other side and `remove` propagates that: delete the
+    /// remaining copy instead of syncing.
+    pub remove: bool,
 }
 
 /// What every folder of a channel shares.
@@ -128,6 +131,106 @@ pub fn prepare(
         far_listing,
         plan,
     })
+}
+
+/// Deletes the remaining side of a folder deleted on the other side (`remove`). Refused
+/// when it holds messages the state does not know (they arrived since the last sync) and,
+/// without `--force`, when it holds ten or more (the other side may just be unmounted).
+/// Every deleted message is a step in `done`, so dry runs show them.
+pub fn remove_folder(
+    session: &mut FarSession,
+    task: &FolderTask,
+    ctx: &FolderContext,
+    done: &mut Vec<Step>,
+) -> Result<()> {
+    let state = ctx.state.peek(&task.far, &task.near)?;
+    let paired: std::collections::HashSet<&NearId> =
+        state.pairs.values().map(|p| &p.near_id).collect();
+    let mut steps = Vec::new();
+    if task.far_exists {
+        let selected = session.select(&task.server_name, true)?;
+        let messages = session.list_messages(selected.exists)?;
+        let valid = state.uid_validity == Some(selected.uid_validity);
+        let unknown = messages
+            .iter()
+            .filter(|m| !valid || !state.pairs.contains_key(&m.uid))
+            .count();
+        if unknown > 0 {
+            return Err(anyhow!(
+                "deleted on the near side, but the far folder is not removed: {unknown} of its messages arrived since the last sync; delete it by hand or recreate the near folder"
+            ));
+        }
+        for m in &messages {
+            steps.push(Step::DeleteFar {
+                uid: m.uid,
+                near_id: state.pairs.get(&m.uid).map(|p| p.near_id.clone()),
+                reason: plan::DeleteReason::Propagated,
+                forget: true,
+            });
+        }
+    } else {
+        let near = MaildirFolder::new(task.near_dir.clone());
+        let scan = near
+            .scan()
+            .with_context(|| format!("cannot scan {}", task.near_dir.display()))?;
+        let unknown = scan
+            .messages
+            .iter()
+            .filter(|m| !paired.contains(&m.id))
+            .count();
+        if unknown > 0 {
+            return Err(anyhow!(
+                "deleted on the far side, but the near folder is not removed: {unknown} of its messages arrived since the last sync; delete it by hand or recreate the far folder"
+            ));
+        }
+        for m in &scan.messages {
+            let uid = state
+                .pairs
+                .iter()
+                .find(|(_, p)| p.near_id == m.id)
+                .map(|(uid, _)| *uid);
+            steps.push(Step::DeleteNear {
+                uid,
+                near_id: m.id.clone(),
+                reason: plan::DeleteReason::Propagated,
+                forget: true,
+            });
+        }
+    }
+    if steps.len() >= 10 && !ctx.options.force {
+        return Err(anyhow!(
+            "held back removing this folder and its {} messages because the other side's copy is gone; if that is what you want, run again with --force",
+            steps.len()
+        ));
+    }
+    if ctx.dry_run {
+        done.extend(steps);
+        return Ok(());
+    }
+    if task.far_exists {
+        // Leave the folder before deleting it: some servers end a session whose
+        // selected folder disappears.
+        session.select("INBOX", true)?;
+        session.delete_folder(&task.server_name)?;
+    } else {
+        let near = MaildirFolder::new(task.near_dir.clone());
+        for step in &steps {
+            if let Step::DeleteNear { near_id, .. } = step
+                && let Some(message) = near.locate(near_id)?
+            {
+                near.delete(&message)?;
+            }
+        }
+        if !near.remove_if_empty()? {
+            return Err(anyhow!(
+                "{} is not empty any more (a message arrived meanwhile); not removed",
+                task.near_dir.display()
+            ));
+        }
+    }
+    ctx.state.remove(&task.far)?;
+    done.extend(steps);
+    Ok(())
 }
 
 /// The error for deletions the guard held back, if any.

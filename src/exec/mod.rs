@@ -91,6 +91,9 @@ fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
     let mut lease = job.pool.lease()?;
     let result = (|| {
         let session = lease.session();
+        if job.task.remove {
+            return folder::remove_folder(session, &job.task, job.ctx, done);
+        }
         let prepared = folder::prepare(session, &job.task, job.ctx)?;
         log::folder(&format!(
             "{}: {}: {} far, {} near, {} steps planned",

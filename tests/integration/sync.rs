@@ -644,3 +644,50 @@ fn starttls_sync_works_and_a_missing_channel_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nosuchchannel"));
 }
+
+#[test]
+fn remove_propagates_folder_deletions_behind_the_mass_deletion_guard() {
+    let env = Env::with_channel_extra(DovecotOptions::default(), "verbatim", "remove = \"both\"");
+    let mut messages = small_corpus();
+    messages.push(corpus::message("Tiny", 500, &["\\Seen"]));
+    messages.push(corpus::message("Tiny", 501, &[]));
+    env.seed(&messages);
+    env.sync(&[], 0);
+    assert_eq!(env.assert_converged("Tiny"), 2);
+
+    // A small folder deleted on the server goes from the maildir too.
+    let mut session = env.dovecot.session().unwrap();
+    session.delete("Tiny").unwrap();
+    session.logout().unwrap();
+    let report = env.sync(&[], 0);
+    assert_eq!(folder_report(&report, "Tiny")["delete_near"], 2, "{report}");
+    assert!(!env.near_dir("Tiny").exists());
+
+    // A near folder of 12 vanishes: held back without --force, carried out with it.
+    fs::remove_dir_all(env.near_dir("Archive")).unwrap();
+    let held = env.sync(&[], 1);
+    let archive = folder_report(&held, "Archive");
+    assert!(
+        archive["error"].as_str().unwrap().contains("--force"),
+        "{held}"
+    );
+    assert_eq!(
+        env.far("Archive").len(),
+        12,
+        "nothing deleted without --force"
+    );
+    assert!(!env.near_dir("Archive").exists(), "not recreated either");
+    let forced = env.sync(&["--force"], 0);
+    assert_eq!(
+        folder_report(&forced, "Archive")["delete_far"],
+        12,
+        "{forced}"
+    );
+    let listed = env
+        .dovecot
+        .doveadm(&["mailbox", "list", "-u", env.dovecot.user()])
+        .unwrap();
+    assert!(!listed.lines().any(|l| l.trim() == "Archive"), "{listed}");
+    assert_nothing_planned(&env.sync(&[], 0));
+    assert_eq!(env.assert_converged("INBOX"), 12);
+}
