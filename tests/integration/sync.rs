@@ -691,3 +691,23 @@ fn remove_propagates_folder_deletions_behind_the_mass_deletion_guard() {
     assert_nothing_planned(&env.sync(&[], 0));
     assert_eq!(env.assert_converged("INBOX"), 12);
 }
+
+#[test]
+fn a_server_without_uidplus_still_converges_without_duplicates() {
+    let env = Env::new(
+        DovecotOptions {
+            capabilities: Some("IMAP4rev1 LITERAL+ IDLE NAMESPACE".to_string()),
+            ..DovecotOptions::default()
+        },
+        "verbatim",
+    );
+    env.seed(&small_corpus());
+    env.sync(&[], 0);
+    change_both_sides(&env);
+    env.sync(&[], 0);
+    for folder in ["INBOX", "Archive", "Notes", "Projects"] {
+        env.assert_converged(folder);
+    }
+    // Uploads were paired by searching above UIDNEXT, so nothing is left to do.
+    assert_nothing_planned(&env.sync(&[], 0));
+}
