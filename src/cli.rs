@@ -28,6 +28,13 @@ pub struct Cli {
 pub enum Command {
     /// Sync every channel, or only the TARGETs
     Sync(SyncArgs),
+    /// Print the completion script for SHELL
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
 }
 
 #[derive(Debug, Args)]

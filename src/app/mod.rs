@@ -1,5 +1,6 @@
 //! The subcommands, and the errors that end a run before any folder is synced.
 
+pub mod generate;
 pub mod sync;
 
 use crate::cli::{Cli, Command};
@@ -79,6 +80,15 @@ pub fn run(cli: Cli) -> Result<Exit, AppError> {
             } else {
                 Exit::Ok
             })
+        }
+        Command::Completions { shell } => {
+            print!("{}", generate::completions(*shell));
+            Ok(Exit::Ok)
+        }
+        Command::Man => {
+            let page = generate::man_page().map_err(|e| AppError::Failed(e.into()))?;
+            print!("{page}");
+            Ok(Exit::Ok)
         }
     }
 }
