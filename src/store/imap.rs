@@ -686,10 +686,17 @@ impl FarSession {
         Ok(())
     }
 
+    /// Creates a folder; one that already exists (say, made by a retried attempt) is fine.
     pub fn create_folder(&mut self, server_name: &str) -> FarResult<()> {
-        self.session
-            .create(server_name)
-            .map_err(|e| self.err(&format!("CREATE {server_name:?}"), e))?;
+        match self.session.create(server_name) {
+            Ok(()) => {}
+            Err(imap::Error::No(no))
+                if no
+                    .information
+                    .to_ascii_lowercase()
+                    .contains("already exists") => {}
+            Err(e) => return Err(self.err(&format!("CREATE {server_name:?}"), e)),
+        }
         self.drain();
         Ok(())
     }
