@@ -4,6 +4,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod exec;
+pub mod failpoint;
 pub mod flags;
 pub mod log;
 pub mod mapping;

@@ -35,7 +35,9 @@ impl Journal {
         line.push(b'\n');
         self.file
             .write_all(&line)
-            .with_context(|| format!("cannot write journal {}", self.path.display()))
+            .with_context(|| format!("cannot write journal {}", self.path.display()))?;
+        crate::failpoint::hit();
+        Ok(())
     }
 }
 

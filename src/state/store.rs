@@ -122,6 +122,7 @@ impl ChannelStateDir {
         drop(file);
         fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
         sync_dir(&self.dir)?;
+        crate::failpoint::hit();
         let journal_path = self.journal_path(&state.far);
         match fs::remove_file(&journal_path) {
             Ok(()) => sync_dir(&self.dir),

@@ -626,6 +626,7 @@ impl FarSession {
         let appended = command
             .finish()
             .map_err(|e| FarError::from_imap(&format!("APPEND to {server_name:?}"), e))?;
+        crate::failpoint::hit();
         self.drain();
         let uid = match appended.uids.as_deref() {
             Some([imap_proto::UidSetMember::Uid(uid)]) => Some(FarUid(*uid)),
@@ -663,6 +664,7 @@ impl FarSession {
         self.session
             .uid_store(uid_set(uids), format!("{op} {}", flags.to_imap_list()))
             .map_err(|e| self.err("UID STORE", e))?;
+        crate::failpoint::hit();
         self.drain();
         Ok(())
     }
@@ -682,6 +684,7 @@ impl FarSession {
         } else if expunge_others {
             self.session.expunge().map_err(|e| self.err("EXPUNGE", e))?;
         }
+        crate::failpoint::hit();
         self.drain();
         Ok(())
     }
@@ -697,6 +700,7 @@ impl FarSession {
                     .contains("already exists") => {}
             Err(e) => return Err(self.err(&format!("CREATE {server_name:?}"), e)),
         }
+        crate::failpoint::hit();
         self.drain();
         Ok(())
     }
@@ -705,6 +709,7 @@ impl FarSession {
         self.session
             .delete(server_name)
             .map_err(|e| self.err(&format!("DELETE {server_name:?}"), e))?;
+        crate::failpoint::hit();
         self.drain();
         Ok(())
     }

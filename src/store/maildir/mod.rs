@@ -203,6 +203,7 @@ impl MaildirFolder {
         // The message is in place; a tmp name left behind by a failed unlink is harmless
         // (and cleaned up as stale), so it must not turn the delivery into a failure.
         let _ = fs::remove_file(&tmp);
+        crate::failpoint::hit();
         Ok(NearMessage {
             id: id.clone(),
             flags,
@@ -292,6 +293,7 @@ impl MaildirFolder {
                     return Err(already_exists(&self.show(&target_rel)));
                 }
                 fs::rename(path, &target)?;
+                crate::failpoint::hit();
             } else {
                 path.symlink_metadata()?; // NotFound sends us looking for it again
             }
@@ -305,9 +307,11 @@ impl MaildirFolder {
 
     /// Deletes the message file: `Ok(true)` when deleted, `Ok(false)` when already gone.
     pub fn delete(&self, msg: &NearMessage) -> io::Result<bool> {
-        Ok(self
+        let deleted = self
             .with_current(msg, |_, path| fs::remove_file(path))?
-            .is_some())
+            .is_some();
+        crate::failpoint::hit();
+        Ok(deleted)
     }
 
     /// Where the message with this id is now, by listing `cur/` and `new/`; `None` when
