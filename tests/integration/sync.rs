@@ -12,18 +12,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A Dovecot, a maildir root, a state dir and a config file tying them together.
-struct Env {
-    dovecot: Dovecot,
-    dir: tempfile::TempDir,
-    layout: &'static str,
+pub(super) struct Env {
+    pub(super) dovecot: Dovecot,
+    pub(super) dir: tempfile::TempDir,
+    pub(super) layout: &'static str,
 }
 
 impl Env {
-    fn new(options: DovecotOptions, layout: &'static str) -> Env {
+    pub(super) fn new(options: DovecotOptions, layout: &'static str) -> Env {
         Self::with_channel_extra(options, layout, "")
     }
 
-    fn with_channel_extra(options: DovecotOptions, layout: &'static str, extra: &str) -> Env {
+    pub(super) fn with_channel_extra(
+        options: DovecotOptions,
+        layout: &'static str,
+        extra: &str,
+    ) -> Env {
         let dovecot = Dovecot::start(options)
             .expect("Dovecot must start (is dovecot-imapd installed? run scripts/test)");
         let dir = tempfile::tempdir().unwrap();
@@ -36,7 +40,7 @@ impl Env {
         env
     }
 
-    fn write_config(&self, channel_extra: &str) {
+    pub(super) fn write_config(&self, channel_extra: &str) {
         let config = format!(
             r#"[general]
 state_dir = "{state}"
@@ -72,20 +76,20 @@ layout = "{layout}"
         fs::set_permissions(self.config(), perms).unwrap();
     }
 
-    fn config(&self) -> PathBuf {
+    pub(super) fn config(&self) -> PathBuf {
         self.dir.path().join("config.toml")
     }
 
-    fn maildir(&self) -> PathBuf {
+    pub(super) fn maildir(&self) -> PathBuf {
         self.dir.path().join("Mail")
     }
 
-    fn state_dir(&self) -> PathBuf {
+    pub(super) fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
     }
 
     /// The near directory of a folder, as SPEC §3 lays it out.
-    fn near_dir(&self, display: &str) -> PathBuf {
+    pub(super) fn near_dir(&self, display: &str) -> PathBuf {
         if self.layout == "maildir++" {
             if display == "INBOX" {
                 self.maildir()
@@ -98,18 +102,24 @@ layout = "{layout}"
         }
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_mailferry"))
+    pub(super) fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// The mailferry command with this env's config, not yet started.
+    pub(super) fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mailferry"));
+        command
             .arg("-c")
             .arg(self.config())
             .args(args)
             .env_remove("MAILFERRY_CONFIG")
-            .output()
-            .unwrap()
+            .env_remove("MAILFERRY_FAILPOINT");
+        command
     }
 
     /// Runs `sync --json ARGS`, asserts the exit code and returns the report.
-    fn sync(&self, args: &[&str], expected_code: i32) -> Value {
+    pub(super) fn sync(&self, args: &[&str], expected_code: i32) -> Value {
         let mut all = vec!["sync", "--json"];
         all.extend_from_slice(args);
         let out = self.run(&all);
@@ -133,21 +143,21 @@ layout = "{layout}"
         })
     }
 
-    fn seed(&self, messages: &[SeedMessage]) {
+    pub(super) fn seed(&self, messages: &[SeedMessage]) {
         self.dovecot.seed(messages).unwrap();
     }
 
-    fn far(&self, display: &str) -> Messages {
+    pub(super) fn far(&self, display: &str) -> Messages {
         far_messages(&self.dovecot, display).unwrap()
     }
 
-    fn near(&self, display: &str) -> Messages {
+    pub(super) fn near(&self, display: &str) -> Messages {
         near_messages(&self.near_dir(display)).unwrap()
     }
 
     /// Asserts both sides of a folder hold the same messages (key = Message-ID + body
     /// hash) with the same flags, and returns how many.
-    fn assert_converged(&self, display: &str) -> usize {
+    pub(super) fn assert_converged(&self, display: &str) -> usize {
         let far = flags_by_key(&self.far(display));
         let near = flags_by_key(&self.near(display));
         assert_eq!(
@@ -158,14 +168,14 @@ layout = "{layout}"
     }
 }
 
-fn flags_by_key(messages: &Messages) -> BTreeMap<String, String> {
+pub(super) fn flags_by_key(messages: &Messages) -> BTreeMap<String, String> {
     messages
         .iter()
         .map(|(key, (flags, _))| (key.clone(), flags.clone()))
         .collect()
 }
 
-fn totals(report: &Value) -> [u64; 7] {
+pub(super) fn totals(report: &Value) -> [u64; 7] {
     let t = &report["totals"];
     [
         "download",
@@ -183,7 +193,7 @@ fn totals(report: &Value) -> [u64; 7] {
 }
 
 /// Every action of a report, per folder, for comparing a dry run with a real run.
-fn actions(report: &Value) -> BTreeMap<String, Value> {
+pub(super) fn actions(report: &Value) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     for channel in report["channels"].as_array().unwrap() {
         for folder in channel["folders"].as_array().unwrap() {
@@ -196,7 +206,7 @@ fn actions(report: &Value) -> BTreeMap<String, Value> {
     out
 }
 
-fn folder_report<'a>(report: &'a Value, far: &str) -> &'a Value {
+pub(super) fn folder_report<'a>(report: &'a Value, far: &str) -> &'a Value {
     report["channels"][0]["folders"]
         .as_array()
         .unwrap()
@@ -205,14 +215,14 @@ fn folder_report<'a>(report: &'a Value, far: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no folder {far} in {report}"))
 }
 
-fn assert_nothing_planned(report: &Value) {
+pub(super) fn assert_nothing_planned(report: &Value) {
     assert_eq!(totals(report), [0; 7], "expected nothing to do: {report}");
     for (folder, actions) in actions(report) {
         assert_eq!(actions, Value::Array(vec![]), "folder {folder}");
     }
 }
 
-fn initial_sync_in_layout(options: DovecotOptions, layout: &'static str) {
+pub(super) fn initial_sync_in_layout(options: DovecotOptions, layout: &'static str) {
     let env = Env::new(options, layout);
     let corpus = corpus::standard_corpus();
     env.seed(&corpus);
@@ -279,7 +289,7 @@ fn initial_sync_is_byte_identical_in_maildir_plus_plus_layout_from_a_prefixed_se
 }
 
 /// A small account: INBOX and Archive, 12 messages each, some flagged.
-fn small_corpus() -> Vec<SeedMessage> {
+pub(super) fn small_corpus() -> Vec<SeedMessage> {
     let mut messages = Vec::new();
     for n in 0..24 {
         let folder = if n < 12 { "INBOX" } else { "Archive" };
@@ -294,14 +304,14 @@ fn small_corpus() -> Vec<SeedMessage> {
 }
 
 /// A maildir message file for a near-side change.
-fn write_near(dir: &Path, sub: &str, name: &str, n: u32) {
+pub(super) fn write_near(dir: &Path, sub: &str, name: &str, n: u32) {
     let message = corpus::message("x", n, &[]);
     fs::create_dir_all(dir.join(sub)).unwrap();
     fs::write(dir.join(sub).join(name), message.bytes).unwrap();
 }
 
 /// Files of a near folder, by name, from cur/ and new/.
-fn near_files(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn near_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for sub in ["cur", "new"] {
         for entry in fs::read_dir(dir.join(sub)).unwrap() {
@@ -314,7 +324,7 @@ fn near_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Changes both sides: far gets new mail, flag changes, a deletion with expunge and a new
 /// folder; near gets flag renames, a deleted file, new files in new/ and cur/, a new folder.
-fn change_both_sides(env: &Env) {
+pub(super) fn change_both_sides(env: &Env) {
     let d = &env.dovecot;
     let mut session = d.session().unwrap();
     session.select("INBOX").unwrap();
@@ -536,7 +546,7 @@ fn a_second_mailferry_on_a_locked_channel_exits_75() {
 }
 
 /// Every file under a directory with its contents.
-fn snapshot_tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+pub(super) fn snapshot_tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
