@@ -120,3 +120,159 @@ fn a_sync_interrupted_after_any_side_effect_resumes_to_the_same_result() {
     }
     panic!("the scenario never finished within 500 side effects");
 }
+
+/// A deterministic sequence of kill delays (xorshift), in milliseconds within [lo, hi).
+struct Delays(u64);
+
+impl Delays {
+    fn next(&mut self, lo: u64, hi: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        lo + self.0 % (hi - lo)
+    }
+}
+
+/// Starts `mailferry sync`, SIGKILLs it after `delay_ms` unless it finished first.
+/// Returns true when it was killed.
+fn sync_and_kill(env: &Env, delay_ms: u64) -> bool {
+    let mut child = env.command(&["sync", "-q"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(delay_ms);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "an uninterrupted run failed: {status}");
+            return false;
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return true;
+        }
+        // Waiting for the moment of the kill, which is what this test varies.
+        std::thread::sleep((deadline - now).min(std::time::Duration::from_millis(5)));
+    }
+}
+
+/// The content keys of seeded messages.
+fn keys_of(messages: &[crate::support::dovecot::SeedMessage]) -> BTreeSet<String> {
+    messages
+        .iter()
+        .map(|m| crate::support::compare::message_key(&m.bytes))
+        .collect()
+}
+
+#[test]
+fn kill_9_at_many_moments_loses_and_duplicates_nothing() {
+    use crate::support::corpus;
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    // 2,100 far messages in three folders, 300 near-only messages, and 200 near copies of
+    // far messages (to be paired, not copied).
+    let flag_sets: [&[&str]; 4] = [&[], &["\\Seen"], &["\\Seen", "\\Flagged"], &["\\Answered"]];
+    let far: Vec<_> = (0..2100u32)
+        .map(|n| {
+            let folder = ["INBOX", "Archive", "Lists/rust"][(n % 3) as usize];
+            corpus::message(folder, n, flag_sets[(n % 4) as usize])
+        })
+        .collect();
+    env.seed(&far);
+    let inbox = env.near_dir("INBOX");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(inbox.join(sub)).unwrap();
+    }
+    let near_only: Vec<_> = (5000..5300u32)
+        .map(|n| corpus::message("INBOX", n, &[]))
+        .collect();
+    for (i, m) in near_only.iter().enumerate() {
+        std::fs::write(inbox.join(format!("new/1700000000.N{i}P1.near")), &m.bytes).unwrap();
+    }
+    for (i, m) in far
+        .iter()
+        .filter(|m| m.folder == "INBOX")
+        .take(200)
+        .enumerate()
+    {
+        std::fs::write(
+            inbox.join(format!("cur/1700000001.C{i}P1.near:2,S")),
+            &m.bytes,
+        )
+        .unwrap();
+    }
+
+    let mut delays = Delays(0x5eed_0001);
+    let mut kills = 0;
+    for _ in 0..30 {
+        kills += usize::from(sync_and_kill(&env, delays.next(30, 600)));
+        if kills == 14 {
+            break;
+        }
+    }
+    env.sync(&[], 0);
+    let mut expected: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for folder in ["INBOX", "Archive", "Lists/rust"] {
+        let seeded: Vec<_> = far.iter().filter(|m| m.folder == folder).cloned().collect();
+        let mut keys = keys_of(&seeded);
+        if folder == "INBOX" {
+            keys.extend(keys_of(&near_only));
+        }
+        expected.insert(folder, keys);
+    }
+    for (folder, keys) in &expected {
+        let converged = env.assert_converged(folder);
+        let present: BTreeSet<String> = env.far(folder).into_keys().collect();
+        assert_eq!(&present, keys, "{folder}: messages lost or added");
+        assert_eq!(converged, keys.len());
+    }
+
+    // Changes on both sides, then more kills.
+    let mut session = env.dovecot.session().unwrap();
+    session.select("Archive").unwrap();
+    session
+        .uid_store("1:100", "+FLAGS.SILENT (\\Flagged)")
+        .unwrap();
+    session
+        .uid_store("101:150", "+FLAGS.SILENT (\\Deleted)")
+        .unwrap();
+    session.expunge().unwrap();
+    session.logout().unwrap();
+    let far_new: Vec<_> = (6000..6300u32)
+        .map(|n| corpus::message("Archive", n, &["\\Seen"]))
+        .collect();
+    env.seed(&far_new);
+    let mut removed = BTreeSet::new();
+    for (i, path) in super::sync::near_files(&env.near_dir("Lists/rust"))
+        .iter()
+        .enumerate()
+    {
+        if i % 10 == 0 {
+            removed.insert(crate::support::compare::message_key(
+                &std::fs::read(path).unwrap(),
+            ));
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    for _ in 0..30 {
+        kills += usize::from(sync_and_kill(&env, delays.next(20, 300)));
+        if kills == 24 {
+            break;
+        }
+    }
+    env.sync(&[], 0);
+    assert!(kills >= 20, "only {kills} runs were killed mid-way");
+    let archive = env.far("Archive");
+    assert_eq!(
+        env.assert_converged("Archive"),
+        700 - 50 + 300,
+        "Archive: 700 seeded, 50 expunged far, 300 new"
+    );
+    assert!(keys_of(&far_new).iter().all(|k| archive.contains_key(k)));
+    let rust: BTreeSet<String> = env.far("Lists/rust").into_keys().collect();
+    assert_eq!(
+        rust,
+        &expected["Lists/rust"] - &removed,
+        "Lists/rust after near deletions"
+    );
+    env.assert_converged("Lists/rust");
+    env.assert_converged("INBOX");
+    assert_nothing_planned(&env.sync(&[], 0));
+}
