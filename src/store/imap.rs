@@ -561,7 +561,8 @@ impl FarSession {
 
     /// Fetches message bodies in batches of at most [`BODY_BATCH_BYTES`] (one larger
     /// message goes alone) and hands each to `deliver` with its UID; `after_batch` runs
-    /// after every batch (the caller makes the batch durable there). Returns the UIDs the
+    /// after every batch, and before returning an error of `deliver` (the caller makes
+    /// what was delivered durable there). Returns the UIDs the
     /// server no longer had.
     pub fn fetch_bodies(
         &mut self,
@@ -591,7 +592,12 @@ impl FarSession {
                     continue;
                 };
                 if batch.contains(&FarUid(uid)) && got.insert(uid) {
-                    deliver(FarUid(uid), body)?;
+                    if let Err(e) = deliver(FarUid(uid), body) {
+                        // Keep what this batch delivered before the failure (say, a
+                        // full disk): made durable and recorded, then the error.
+                        after_batch()?;
+                        return Err(e);
+                    }
                 }
             }
             drop(fetches);

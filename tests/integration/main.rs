@@ -4,5 +4,6 @@
 mod support;
 
 mod crash;
+mod guard;
 mod harness;
 mod sync;
