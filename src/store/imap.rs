@@ -591,13 +591,14 @@ impl FarSession {
                 let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) else {
                     continue;
                 };
-                if batch.contains(&FarUid(uid)) && got.insert(uid) {
-                    if let Err(e) = deliver(FarUid(uid), body) {
-                        // Keep what this batch delivered before the failure (say, a
-                        // full disk): made durable and recorded, then the error.
-                        after_batch()?;
-                        return Err(e);
-                    }
+                if batch.contains(&FarUid(uid))
+                    && got.insert(uid)
+                    && let Err(e) = deliver(FarUid(uid), body)
+                {
+                    // Keep what this batch delivered before the failure (say, a full
+                    // disk): made durable and recorded, then the error.
+                    after_batch()?;
+                    return Err(e);
                 }
             }
             drop(fetches);
