@@ -90,8 +90,7 @@ fn a_sync_interrupted_after_any_side_effect_resumes_to_the_same_result() {
     }
     drop(reference);
 
-    let mut interrupted = 0;
-    for n in 1..500u32 {
+    for (interrupted, n) in (1..500u32).enumerate() {
         let env = scenario();
         let out = env
             .command(&["sync", "-q"])
@@ -112,7 +111,6 @@ fn a_sync_interrupted_after_any_side_effect_resumes_to_the_same_result() {
             "fail point {n}: the run should have aborted: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        interrupted += 1;
         env.sync(&[], 0);
         assert_eq!(sides(&env), expected, "after an abort at side effect {n}");
         assert_state_pairs_present(&env);

@@ -125,11 +125,12 @@ fn a_mail_client_working_during_a_sync_loses_nothing() {
         if let Some((path, id)) = unseen.first() {
             fs::rename(path, inbox_dir.join(format!("cur/{id}:2,S"))).unwrap();
         }
-        if rounds % 3 == 0 && files.len() > 20 {
-            if let Some((path, _)) = unseen.last() {
-                fs::remove_file(path).unwrap();
-                deleted += 1;
-            }
+        if rounds % 3 == 0
+            && files.len() > 20
+            && let Some((path, _)) = unseen.last()
+        {
+            fs::remove_file(path).unwrap();
+            deleted += 1;
         }
         let m = corpus::message("INBOX", 2000 + delivered, &[]);
         fs::write(
