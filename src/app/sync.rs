@@ -53,16 +53,7 @@ fn select_channels<'c>(
             None => (target.as_str(), None),
         };
         if !config.channels.contains_key(name) {
-            return Err(AppError::Usage(format!(
-                "no channel {name:?} in {} (channels: {})",
-                config.path.display(),
-                config
-                    .channels
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+            return Err(unknown_channel(config, name));
         }
         let entry = selected
             .entry(name)
@@ -79,6 +70,20 @@ fn select_channels<'c>(
         .into_iter()
         .filter_map(|(name, folders)| config.channels.get(name).map(|c| (c, folders)))
         .collect())
+}
+
+/// The usage error for a channel the config does not define.
+fn unknown_channel(config: &Config, name: &str) -> AppError {
+    AppError::Usage(format!(
+        "no channel {name:?} in {} (channels: {})",
+        config.path.display(),
+        config
+            .channels
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppError> {
@@ -220,7 +225,7 @@ fn plan_options(channel: &Channel, request: &SyncRequest) -> PlanOptions {
 }
 
 /// A printable folder name from a server: control characters escaped.
-fn printable(name: &str) -> String {
+pub(super) fn printable(name: &str) -> String {
     let mut out: String = name
         .chars()
         .flat_map(char::escape_debug)
@@ -232,18 +237,42 @@ fn printable(name: &str) -> String {
     out
 }
 
-/// Lists far folders, near folders and state folders, and decides each pair's fate.
-fn discover(
+/// The folder names of a channel on both sides and in the state, before any decision:
+/// what `sync` decides pairs from and what `list` shows.
+pub(super) struct FolderNames {
+    /// Far folders by display name: the name as the server spells it.
+    pub far: BTreeMap<String, String>,
+    /// Near folders by display name: the path relative to the maildir root.
+    pub near: BTreeMap<String, String>,
+    /// Folders with a state file.
+    pub known: BTreeSet<String>,
+    /// The server's hierarchy delimiter.
+    pub delimiter: Option<char>,
+    /// Far folders whose names cannot be mapped, each reported as failed.
+    pub refused: Vec<FolderReport>,
+}
+
+impl FolderNames {
+    /// Every display name of either side or the state, sorted.
+    pub fn all(&self) -> BTreeSet<&String> {
+        self.far
+            .keys()
+            .chain(self.near.keys())
+            .chain(self.known.iter())
+            .collect()
+    }
+}
+
+/// Lists far folders (LIST), near folders (the maildir tree) and state folders, keeping
+/// the names `wanted` accepts. Far names that cannot be mapped are logged and returned in
+/// `refused`; near directories that cannot be are logged and skipped.
+pub(super) fn list_folder_names(
     session: &mut FarSession,
     channel: &Channel,
     state_dir: &ChannelStateDir,
-    only: Option<&BTreeSet<String>>,
-    request: &SyncRequest,
-) -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>)> {
-    let wanted = |display: &str| {
-        channel.patterns.matches(display) && only.is_none_or(|only| only.contains(display))
-    };
-    let mut reports = Vec::new();
+    wanted: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<FolderNames> {
+    let mut refused = Vec::new();
     let listed = session.list_folders()?;
     let delimiter = session
         .delimiter
@@ -270,7 +299,7 @@ fn discover(
             Err(e) => {
                 let name = printable(&folder.server_name);
                 log::error(&format!("{}: {e}", channel.name));
-                reports.push(FolderReport::failed(&name, "", e.to_string()));
+                refused.push(FolderReport::failed(&name, "", e.to_string()));
             }
         }
     }
@@ -300,8 +329,35 @@ fn discover(
         .into_iter()
         .filter(|f| wanted(f))
         .collect();
+    Ok(FolderNames {
+        far,
+        near,
+        known,
+        delimiter,
+        refused,
+    })
+}
 
-    let names: BTreeSet<&String> = far.keys().chain(near.keys()).chain(known.iter()).collect();
+/// Lists far folders, near folders and state folders, and decides each pair's fate.
+fn discover(
+    session: &mut FarSession,
+    channel: &Channel,
+    state_dir: &ChannelStateDir,
+    only: Option<&BTreeSet<String>>,
+    request: &SyncRequest,
+) -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>)> {
+    let wanted = |display: &str| {
+        channel.patterns.matches(display) && only.is_none_or(|only| only.contains(display))
+    };
+    let mut listing = list_folder_names(session, channel, state_dir, &wanted)?;
+    let mut reports = std::mem::take(&mut listing.refused);
+    let (far, near, known, delimiter) = (
+        &listing.far,
+        &listing.near,
+        &listing.known,
+        listing.delimiter,
+    );
+    let names = listing.all();
     let may_create_near = channel.create.near && plan_options(channel, request).write_near;
     let may_create_far = channel.create.far && plan_options(channel, request).write_far;
     let mut tasks = Vec::new();
