@@ -72,6 +72,12 @@ impl ChannelStateDir {
         Ok(state)
     }
 
+    /// Whether a folder has a journal left by an interrupted run (the next real run
+    /// replays it).
+    pub fn has_journal(&self, far: &str) -> bool {
+        self.journal_path(far).exists()
+    }
+
     /// Loads a folder's state for a real run: replays a leftover journal, saves the
     /// result and removes the journal, so the run starts from a clean slate.
     pub fn load(&self, far: &str, near: &str) -> Result<FolderState> {
@@ -225,13 +231,10 @@ mod tests {
         assert_eq!(dir.folders().unwrap(), vec!["Archive/2021".to_string()]);
         let peeked = dir.peek("Archive/2021", "Archive/2021").unwrap();
         assert_eq!(peeked.pairs.len(), 1);
-        assert!(
-            dir.journal_path("Archive/2021").exists(),
-            "peek changes nothing"
-        );
+        assert!(dir.has_journal("Archive/2021"), "peek changes nothing");
         let loaded = dir.load("Archive/2021", "Archive/2021").unwrap();
         assert_eq!(loaded, peeked);
-        assert!(!dir.journal_path("Archive/2021").exists());
+        assert!(!dir.has_journal("Archive/2021"));
         assert_eq!(
             dir.peek("Archive/2021", "Archive/2021").unwrap(),
             loaded,
