@@ -2,6 +2,8 @@
 //! login, folder listing with the server's delimiter and namespace, message listing in
 //! windows, size-capped body batches, APPEND, flag stores and exact expunges.
 
+pub mod diagnose;
+
 use crate::config::{Account, TlsMode};
 use crate::flags::Flags;
 use crate::model::{FarMessage, FarUid, PairKey, UidValidity};
