@@ -32,6 +32,9 @@ Register-ArgumentCompleter -Native -CommandName 'mailferry' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Sync every channel, or only the TARGETs')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Show the folder pairs: far name, near path, whether each side has the folder, and how many messages each side holds (asks the server)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show from the state alone, without the network: per folder the last sync (UTC), the pairs, the last error, and any run left unfinished')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check each account a channel uses: config, address, TLS and the server''s certificate, login, capabilities; syncs nothing, exits 1 naming the step that failed')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the completion script for SHELL')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -47,6 +50,39 @@ Register-ArgumentCompleter -Native -CommandName 'mailferry' -ScriptBlock {
             [CompletionResult]::new('--pull', '--pull', [CompletionResultType]::ParameterName, 'Only far -> near this run')
             [CompletionResult]::new('--push', '--push', [CompletionResultType]::ParameterName, 'Only near -> far this run')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Carry out deletions that the mass-deletion guard held back')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: -v folder decisions, -vv message actions')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail: -v folder decisions, -vv message actions')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'mailferry;list' {
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: -v folder decisions, -vv message actions')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail: -v folder decisions, -vv message actions')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'mailferry;status' {
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: -v folder decisions, -vv message actions')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail: -v folder decisions, -vv message actions')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'mailferry;check' {
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: -v folder decisions, -vv message actions')
@@ -79,12 +115,24 @@ Register-ArgumentCompleter -Native -CommandName 'mailferry' -ScriptBlock {
         }
         'mailferry;help' {
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Sync every channel, or only the TARGETs')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Show the folder pairs: far name, near path, whether each side has the folder, and how many messages each side holds (asks the server)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show from the state alone, without the network: per folder the last sync (UTC), the pairs, the last error, and any run left unfinished')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check each account a channel uses: config, address, TLS and the server''s certificate, login, capabilities; syncs nothing, exits 1 naming the step that failed')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the completion script for SHELL')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'mailferry;help;sync' {
+            break
+        }
+        'mailferry;help;list' {
+            break
+        }
+        'mailferry;help;status' {
+            break
+        }
+        'mailferry;help;check' {
             break
         }
         'mailferry;help;completions' {

@@ -29,6 +29,9 @@ set edit:completion:arg-completer[mailferry] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand sync 'Sync every channel, or only the TARGETs'
+            cand list 'Show the folder pairs: far name, near path, whether each side has the folder, and how many messages each side holds (asks the server)'
+            cand status 'Show from the state alone, without the network: per folder the last sync (UTC), the pairs, the last error, and any run left unfinished'
+            cand check 'Check each account a channel uses: config, address, TLS and the server''s certificate, login, capabilities; syncs nothing, exits 1 naming the step that failed'
             cand completions 'Print the completion script for SHELL'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -43,6 +46,36 @@ set edit:completion:arg-completer[mailferry] = {|@words|
             cand --pull 'Only far -> near this run'
             cand --push 'Only near -> far this run'
             cand --force 'Carry out deletions that the mass-deletion guard held back'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'More detail: -v folder decisions, -vv message actions'
+            cand --verbose 'More detail: -v folder decisions, -vv message actions'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mailferry;list'= {
+            cand -c 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
+            cand --config 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'More detail: -v folder decisions, -vv message actions'
+            cand --verbose 'More detail: -v folder decisions, -vv message actions'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mailferry;status'= {
+            cand -c 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
+            cand --config 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'More detail: -v folder decisions, -vv message actions'
+            cand --verbose 'More detail: -v folder decisions, -vv message actions'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mailferry;check'= {
+            cand -c 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
+            cand --config 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
             cand -q 'Print nothing but errors'
             cand --quiet 'Print nothing but errors'
             cand -v 'More detail: -v folder decisions, -vv message actions'
@@ -72,11 +105,20 @@ set edit:completion:arg-completer[mailferry] = {|@words|
         }
         &'mailferry;help'= {
             cand sync 'Sync every channel, or only the TARGETs'
+            cand list 'Show the folder pairs: far name, near path, whether each side has the folder, and how many messages each side holds (asks the server)'
+            cand status 'Show from the state alone, without the network: per folder the last sync (UTC), the pairs, the last error, and any run left unfinished'
+            cand check 'Check each account a channel uses: config, address, TLS and the server''s certificate, login, capabilities; syncs nothing, exits 1 naming the step that failed'
             cand completions 'Print the completion script for SHELL'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mailferry;help;sync'= {
+        }
+        &'mailferry;help;list'= {
+        }
+        &'mailferry;help;status'= {
+        }
+        &'mailferry;help;check'= {
         }
         &'mailferry;help;completions'= {
         }

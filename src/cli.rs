@@ -28,6 +28,15 @@ pub struct Cli {
 pub enum Command {
     /// Sync every channel, or only the TARGETs
     Sync(SyncArgs),
+    /// Show the folder pairs: far name, near path, whether each side has the folder, and
+    /// how many messages each side holds (asks the server)
+    List(ChannelArg),
+    /// Show from the state alone, without the network: per folder the last sync (UTC),
+    /// the pairs, the last error, and any run left unfinished
+    Status(ChannelArg),
+    /// Check each account a channel uses: config, address, TLS and the server's
+    /// certificate, login, capabilities; syncs nothing, exits 1 naming the step that failed
+    Check(ChannelArg),
     /// Print the completion script for SHELL
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -66,4 +75,11 @@ pub struct SyncArgs {
     /// Carry out deletions that the mass-deletion guard held back
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelArg {
+    /// Only this channel (default: every channel)
+    #[arg(value_name = "CHANNEL")]
+    pub channel: Option<String>,
 }

@@ -1,7 +1,11 @@
 //! The subcommands, and the errors that end a run before any folder is synced.
 
+pub mod check;
 pub mod generate;
+pub mod list;
+pub mod status;
 pub mod sync;
+mod table;
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, ConfigError};
@@ -42,6 +46,16 @@ fn config_path(cli: &Cli) -> PathBuf {
     cli.config.clone().unwrap_or_else(config::default_path)
 }
 
+/// Loads the config, warning when a file holding a password is readable by others.
+fn load_config(cli: &Cli) -> Result<config::Config, AppError> {
+    let path = config_path(cli);
+    let config = config::load(&path)?;
+    if let Some(warning) = config::permission_warning(&path, config.has_password()) {
+        log::warn(&warning);
+    }
+    Ok(config)
+}
+
 pub fn run(cli: Cli) -> Result<Exit, AppError> {
     let verbosity = if cli.quiet {
         -1
@@ -51,11 +65,7 @@ pub fn run(cli: Cli) -> Result<Exit, AppError> {
     log::set_verbosity(verbosity);
     match &cli.command {
         Command::Sync(args) => {
-            let path = config_path(&cli);
-            let config = config::load(&path)?;
-            if let Some(warning) = config::permission_warning(&path, config.has_password()) {
-                log::warn(&warning);
-            }
+            let config = load_config(&cli)?;
             let started = Instant::now();
             let request = sync::SyncRequest {
                 targets: args.targets.clone(),
@@ -81,6 +91,11 @@ pub fn run(cli: Cli) -> Result<Exit, AppError> {
                 Exit::Ok
             })
         }
+        Command::List(args) => list::run(&load_config(&cli)?, args.channel.as_deref(), cli.quiet),
+        Command::Status(args) => {
+            status::run(&load_config(&cli)?, args.channel.as_deref(), cli.quiet)
+        }
+        Command::Check(args) => check::run(&load_config(&cli)?, args.channel.as_deref(), cli.quiet),
         Command::Completions { shell } => {
             print!("{}", generate::completions(*shell));
             Ok(Exit::Ok)

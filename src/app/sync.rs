@@ -86,6 +86,21 @@ fn unknown_channel(config: &Config, name: &str) -> AppError {
     ))
 }
 
+/// The channel the command line names, or every channel.
+pub(super) fn channels_named<'c>(
+    config: &'c Config,
+    name: Option<&str>,
+) -> Result<Vec<&'c Channel>, AppError> {
+    match name {
+        None => Ok(config.channels.values().collect()),
+        Some(name) => config
+            .channels
+            .get(name)
+            .map(|channel| vec![channel])
+            .ok_or_else(|| unknown_channel(config, name)),
+    }
+}
+
 pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppError> {
     let channels = select_channels(config, &request.targets)?;
     let mut pools: HashMap<&str, AccountPool> = HashMap::new();
