@@ -4,6 +4,7 @@
 mod support;
 
 mod crash;
+mod daily;
 mod guard;
 mod harness;
 mod sync;
