@@ -1,7 +1,8 @@
-//! Integration tests against a private Dovecot.
+//! Integration tests: against a private Dovecot, and against a scripted fake IMAP server.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod harness;
+mod hostile;
 mod sync;
