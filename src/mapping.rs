@@ -165,8 +165,18 @@ pub enum Refusal {
 
 fn refused(folder: &str, reason: Refusal) -> MappingError {
     MappingError::Refused {
-        folder: folder.to_string(),
+        folder: shown(folder),
         reason,
+    }
+}
+
+/// A name as errors show it: a server may send names of any length, and a message
+/// quoting 10,000 characters (twice) says nothing more than one quoting the first 100.
+fn shown(name: &str) -> String {
+    const SHOWN_CHARS: usize = 100;
+    match name.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &name[..cut], name.len()),
+        None => name.to_string(),
     }
 }
 
@@ -243,7 +253,7 @@ pub fn encode_mutf7(name: &str) -> String {
 /// spelling and decoding then encoding gives the input back.
 pub fn decode_mutf7(name: &str) -> Result<String, MappingError> {
     let bad = |reason: String| MappingError::BadMutf7 {
-        folder: name.to_string(),
+        folder: shown(name),
         reason,
     };
     let bytes = name.as_bytes();
@@ -376,7 +386,7 @@ pub fn far_display_name(
     }
     let decoded = decode_mutf7(rest).map_err(|e| match e {
         MappingError::BadMutf7 { reason, .. } => MappingError::BadMutf7 {
-            folder: server_name.to_string(),
+            folder: shown(server_name),
             reason,
         },
         other => other,
@@ -519,7 +529,7 @@ pub fn near_rel_path(
     let mut path = PathBuf::new();
     for e in &entries {
         if e.len() > MAX_COMPONENT_BYTES {
-            return refuse(Refusal::TooLong(e.clone()));
+            return refuse(Refusal::TooLong(shown(e)));
         }
         path.push(e);
     }
@@ -1266,5 +1276,20 @@ mod tests {
             assert!(matches!(e, MappingError::BadPattern { .. }), "{bad:?}");
         }
         assert_eq!(pats(&["*", "!Junk"]).as_slice(), ["*", "!Junk"]);
+    }
+
+    #[test]
+    fn errors_quote_long_names_shortened() {
+        let long = "n".repeat(10_000);
+        for e in [
+            near_rel_path(&long, V, U).unwrap_err(),
+            far_display_name(&format!("{long}\u{1}"), Some('/'), "").unwrap_err(),
+            far_display_name(&format!("{long}//x"), Some('/'), "").unwrap_err(),
+        ] {
+            let text = e.to_string();
+            assert!(text.len() < 400, "{} characters: {text}", text.len());
+            assert!(text.contains("(10"), "{text}");
+        }
+        assert_eq!(shown("short"), "short");
     }
 }

@@ -75,6 +75,7 @@ pub fn prepare(
     let far_will_exist = task.far_exists || (task.create == Some(CreatedOn::Far) && !ctx.dry_run);
     let far_listing = if far_will_exist {
         let selected = session.select(&task.server_name, ctx.dry_run)?;
+        selected.check_not_behind(state.uid_validity, state.pairs.keys().next_back().copied())?;
         let messages = session.list_messages(selected.exists)?;
         let max_uid = messages.last().map_or(0, |m| m.uid.0);
         FarListing {

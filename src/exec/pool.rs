@@ -116,6 +116,8 @@ impl Lease<'_> {
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         match self.session.take() {
+            // Out of step with the server (a broken answer): never lent again.
+            Some(session) if session.is_broken() => self.pool.release_slot(),
             Some(session) => {
                 let mut slots = self.pool.slots.lock().unwrap_or_else(|e| e.into_inner());
                 slots.idle.push(session);

@@ -1,6 +1,11 @@
 //! The far store: one IMAP connection (implicit TLS, STARTTLS or loopback plaintext),
 //! login, folder listing with the server's delimiter and namespace, message listing in
 //! windows, size-capped body batches, APPEND, flag stores and exact expunges.
+//!
+//! The server is not trusted: every command's answer is read under a byte budget (the
+//! `imap` crate buffers a whole answer in memory), the crate is kept off its panicking
+//! paths and any panic left in it becomes an error, and listings that contradict
+//! themselves (UIDs out of order, repeated, at or above UIDNEXT) are refused.
 
 pub mod diagnose;
 
@@ -8,8 +13,11 @@ use crate::config::{Account, TlsMode};
 use crate::flags::Flags;
 use crate::model::{FarMessage, FarUid, PairKey, UidValidity};
 use crate::pairkey::pair_key_from_header;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// Messages listed per FETCH when listing a folder (by sequence number, which is dense).
@@ -18,6 +26,21 @@ const LIST_WINDOW: u32 = 5000;
 const HEADER_BATCH: usize = 500;
 /// Most body bytes one FETCH may ask for (one larger message still goes alone).
 pub const BODY_BATCH_BYTES: u64 = 16 << 20;
+
+/// Most bytes read in answer to a command whose answer is short (status, SELECT, STORE,
+/// SEARCH...), unsolicited responses included. Far above what a sane server sends.
+const RESPONSE_BYTES: u64 = 16 << 20;
+/// Most bytes of a LIST answer (some 200,000 folders).
+const LIST_BYTES: u64 = 32 << 20;
+/// Most bytes per message of a listing window (UID, FLAGS with many keywords, size).
+const LISTED_MESSAGE_BYTES: u64 = 2048;
+/// Bytes allowed per message of a body or header FETCH on top of the message itself
+/// (the FETCH line, the literal's announcement, flags the server adds).
+const FETCHED_MESSAGE_SLACK: u64 = 4096;
+/// Most lines read before STARTTLS (greeting, CAPABILITY and their chatter).
+const PLAIN_LINES: usize = 100;
+/// Server-supplied text is cut to this many characters in error messages.
+const DETAIL_CHARS: usize = 300;
 
 /// Whether retrying might help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +68,10 @@ impl FarError {
     }
 
     fn from_imap(context: &str, error: imap::Error) -> FarError {
+        let malformed = matches!(&error, imap::Error::Bye(bye)
+            if bye.code.is_none() && bye.information == "no explanation given");
         let kind = match &error {
+            _ if malformed => FarErrorKind::Permanent,
             imap::Error::Io(e) => match e.kind() {
                 io::ErrorKind::ConnectionReset
                 | io::ErrorKind::ConnectionAborted
@@ -68,13 +94,47 @@ impl FarError {
             {
                 "the server went silent for longer than the timeout".to_string()
             }
+            // The crate reports a line it cannot parse as a BYE without text.
+            _ if malformed => {
+                "the server sent a response line that is not valid IMAP (a broken server?)"
+                    .to_string()
+            }
+            imap::Error::ConnectionLost => {
+                "the server closed the connection before finishing its answer".to_string()
+            }
+            imap::Error::Parse(e) => {
+                format!("the server sent a response that is not valid IMAP ({e})")
+            }
+            imap::Error::TagMismatch(_) => {
+                "the server finished a command mailferry did not send (a tag mismatch; a broken server?)"
+                    .to_string()
+            }
+            imap::Error::Unexpected(r) => format!("the server sent an unexpected response: {r:?}"),
             other => other.to_string(),
         };
         FarError {
             kind,
-            message: format!("{context}: {detail}"),
+            message: format!("{context}: {}", clip(&detail)),
         }
     }
+}
+
+/// Server-supplied text for an error message: at most [`DETAIL_CHARS`] characters,
+/// control characters escaped.
+fn clip(text: &str) -> String {
+    let mut out = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == DETAIL_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub type FarResult<T> = Result<T, FarError>;
@@ -108,6 +168,114 @@ impl Write for Stream {
             Stream::Tls(s) => s.flush(),
         }
     }
+}
+
+/// How many bytes the answer to the current command may still take. Shared between the
+/// [`Budgeted`] stream (deep inside the `imap` session) and the [`FarSession`] that sets
+/// it before each command.
+#[derive(Debug, Default)]
+struct ReadBudget {
+    read: AtomicU64,
+    limit: AtomicU64,
+}
+
+impl ReadBudget {
+    /// Starts a new command's allowance.
+    fn start(&self, limit: u64) {
+        self.read.store(0, Ordering::Relaxed);
+        self.limit.store(limit, Ordering::Relaxed);
+    }
+}
+
+/// The session's stream: reads stop with an error once the current command's answer
+/// exceeds its budget, so a server announcing a 4 GB literal (or never finishing an
+/// answer) cannot make the `imap` crate buffer without bound.
+pub struct Budgeted {
+    inner: Stream,
+    budget: Arc<ReadBudget>,
+}
+
+impl Read for Budgeted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let limit = self.budget.limit.load(Ordering::Relaxed);
+        let used = self.budget.read.load(Ordering::Relaxed);
+        if used >= limit {
+            return Err(io::Error::other(format!(
+                "the server's answer exceeded {limit} bytes, more than this command can legitimately return; stopped reading (a broken or hostile server?)"
+            )));
+        }
+        let room = usize::try_from(limit - used).unwrap_or(usize::MAX);
+        let end = buf.len().min(room);
+        let n = self.inner.read(&mut buf[..end])?;
+        self.budget.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Write for Budgeted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs `imap` crate code under [`guarded`].
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+    /// What the last panic under [`guarded`] said.
+    static PANIC_NOTE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Wraps the process's panic hook once so that panics inside [`guarded`] are recorded
+/// for the error message instead of printed; every other panic is reported as before.
+fn quiet_guarded_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED.with(Cell::get) {
+                let payload = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                // The crate and file, not the whole path into the cargo registry.
+                let at = info
+                    .location()
+                    .map(|l| {
+                        let parts: Vec<&str> = l.file().rsplit('/').take(4).collect();
+                        let file: Vec<&str> = parts.into_iter().rev().collect();
+                        format!(" at {}:{}", file.join("/"), l.line())
+                    })
+                    .unwrap_or_default();
+                PANIC_NOTE.with(|note| *note.borrow_mut() = Some(format!("{payload}{at}")));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs `imap` crate code that parses what the server sent. The crate (and `imap-proto`
+/// under it) still panics on some hostile input (`INTERNALDATE NIL`, for one); such a
+/// panic becomes an error for this connection instead of taking the process down.
+fn guarded<T>(f: impl FnOnce() -> imap::Result<T>) -> imap::Result<T> {
+    quiet_guarded_panics();
+    GUARDED.with(|g| g.set(true));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(false));
+    outcome.unwrap_or_else(|_| {
+        let note = PANIC_NOTE
+            .with(|note| note.borrow_mut().take())
+            .unwrap_or_default();
+        Err(imap::Error::Io(io::Error::other(format!(
+            "the server sent a response the IMAP library cannot handle ({note})"
+        ))))
+    })
 }
 
 /// What the server supports, decided from CAPABILITY alone.
@@ -158,9 +326,42 @@ pub struct Selected {
     pub exists: u32,
 }
 
+impl Selected {
+    /// Refuses the folder when its UIDNEXT is at or below a UID the state paired under
+    /// the same UIDVALIDITY. UIDs only ever grow (RFC 3501 §2.3.1.1), so the server's
+    /// UID records are broken, and syncing against them would delete the near copies of
+    /// the "vanished" high UIDs and download the renumbered messages again.
+    pub fn check_not_behind(
+        &self,
+        state_uid_validity: Option<UidValidity>,
+        highest_paired: Option<FarUid>,
+    ) -> FarResult<()> {
+        match (self.uid_next, highest_paired) {
+            (Some(next), Some(highest))
+                if state_uid_validity == Some(self.uid_validity) && next <= highest.0 =>
+            {
+                Err(FarError::permanent(format!(
+                    "the server's UIDNEXT {next} is not above UID {highest}, which an earlier sync saw under the same UIDVALIDITY {}: its UIDs went backwards, so its listing cannot be trusted and nothing was synced in this folder (if the server really renumbered its messages, remove this folder's state file to pair both sides afresh by Message-ID)",
+                    self.uid_validity.0
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A logged-in IMAP connection.
 pub struct FarSession {
-    session: imap::Session<Stream>,
+    session: imap::Session<Budgeted>,
+    /// The read budget of the command under way, shared with the session's stream.
+    budget: Arc<ReadBudget>,
+    /// A command failed mid-answer: the connection is out of step with the server.
+    broken: bool,
+    /// UIDNEXT of the selected folder, when the server said.
+    uid_next: Option<u32>,
+    /// The largest message size (RFC822.SIZE, or APPENDed) seen in the selected folder,
+    /// for the read budget of header FETCHes.
+    largest: u64,
     pub caps: ServerCaps,
     /// The personal namespace prefix (`INBOX.` on Courier-like servers) and delimiter.
     pub prefix: String,
@@ -290,6 +491,12 @@ fn read_plain_line(reader: &mut io::BufReader<TcpStream>, endpoint: &str) -> Far
     Ok(String::from_utf8_lossy(&line).trim_end().to_string())
 }
 
+fn too_chatty(endpoint: &str) -> FarError {
+    FarError::permanent(format!(
+        "{endpoint}: the server sent more than {PLAIN_LINES} lines without finishing a command before STARTTLS"
+    ))
+}
+
 /// The plaintext part of STARTTLS: greeting, CAPABILITY, STARTTLS. Refuses a server
 /// that does not offer STARTTLS (never falls back to plaintext).
 fn starttls(tcp: TcpStream, endpoint: &str) -> FarResult<TcpStream> {
@@ -308,15 +515,20 @@ fn starttls(tcp: TcpStream, endpoint: &str) -> FarResult<TcpStream> {
     }
     writer.write_all(b"S1 CAPABILITY\r\n").map_err(io_error)?;
     let mut offers_starttls = false;
-    loop {
+    let mut finished = false;
+    for _ in 0..PLAIN_LINES {
         let line = read_plain_line(&mut reader, endpoint)?;
         if line.starts_with("* CAPABILITY ") {
             offers_starttls |= line
                 .split_ascii_whitespace()
                 .any(|cap| cap.eq_ignore_ascii_case("STARTTLS"));
         } else if line.starts_with("S1 ") {
+            finished = true;
             break;
         }
+    }
+    if !finished {
+        return Err(too_chatty(endpoint));
     }
     if !offers_starttls {
         return Err(FarError::permanent(format!(
@@ -324,16 +536,22 @@ fn starttls(tcp: TcpStream, endpoint: &str) -> FarResult<TcpStream> {
         )));
     }
     writer.write_all(b"S2 STARTTLS\r\n").map_err(io_error)?;
-    loop {
+    let mut finished = false;
+    for _ in 0..PLAIN_LINES {
         let line = read_plain_line(&mut reader, endpoint)?;
         if let Some(status) = line.strip_prefix("S2 ") {
             if !status.starts_with("OK") {
                 return Err(FarError::permanent(format!(
-                    "{endpoint}: STARTTLS refused: {status}"
+                    "{endpoint}: STARTTLS refused: {}",
+                    clip(status)
                 )));
             }
+            finished = true;
             break;
         }
+    }
+    if !finished {
+        return Err(too_chatty(endpoint));
     }
     if !reader.buffer().is_empty() {
         return Err(FarError::permanent(format!(
@@ -349,17 +567,17 @@ impl FarSession {
         let endpoint = format!("{}:{}", account.host, account.port);
         let ctx = |what: &str| format!("{endpoint}: {what}");
         let tcp = tcp_connect(account)?;
+        let budget = Arc::new(ReadBudget::default());
+        budget.start(RESPONSE_BYTES);
+        let budgeted = |inner: Stream| Budgeted {
+            inner,
+            budget: Arc::clone(&budget),
+        };
         let mut client = match account.tls {
-            TlsMode::Implicit => {
-                let mut client = imap::Client::new(tls_wrap(account, tcp)?);
-                client
-                    .read_greeting()
-                    .map_err(|e| FarError::from_imap(&ctx("greeting"), e))?;
-                client
-            }
+            TlsMode::Implicit => imap::Client::new(budgeted(tls_wrap(account, tcp)?)),
             TlsMode::StartTls => {
                 let tcp = starttls(tcp, &endpoint)?;
-                let mut client = imap::Client::new(tls_wrap(account, tcp)?);
+                let mut client = imap::Client::new(budgeted(tls_wrap(account, tcp)?));
                 client.greeting_read = true;
                 client
             }
@@ -370,15 +588,16 @@ impl FarSession {
                         account.name, account.host
                     )));
                 }
-                let mut client = imap::Client::new(Stream::Plain(tcp));
-                client
-                    .read_greeting()
-                    .map_err(|e| FarError::from_imap(&ctx("greeting"), e))?;
-                client
+                imap::Client::new(budgeted(Stream::Plain(tcp)))
             }
         };
-        let caps = client
-            .capabilities()
+        if !client.greeting_read {
+            let greeting = guarded(|| client.read_greeting())
+                .map_err(|e| FarError::from_imap(&ctx("greeting"), e))?;
+            check_greeting(&greeting, &endpoint)?;
+        }
+        budget.start(RESPONSE_BYTES);
+        let caps = guarded(|| client.capabilities())
             .map_err(|e| FarError::from_imap(&ctx("CAPABILITY"), e))?;
         let login_failed = |e: imap::Error| match e {
             imap::Error::No(_) | imap::Error::Bad(_) => FarError::permanent(format!(
@@ -387,40 +606,79 @@ impl FarSession {
             )),
             other => FarError::from_imap(&ctx("login"), other),
         };
+        budget.start(RESPONSE_BYTES);
         let session = if caps.has_str("AUTH=PLAIN") {
-            client
-                .authenticate(
-                    "PLAIN",
-                    &PlainAuth {
-                        user: &account.user,
-                        password,
-                    },
-                )
-                .map_err(|(e, _)| login_failed(e))?
+            guarded(|| {
+                client
+                    .authenticate(
+                        "PLAIN",
+                        &PlainAuth {
+                            user: &account.user,
+                            password,
+                        },
+                    )
+                    .map_err(|(e, _)| e)
+            })
+            .map_err(login_failed)?
         } else if caps.has_str("LOGINDISABLED") {
             return Err(FarError::permanent(format!(
                 "{endpoint} allows no login on this connection (LOGINDISABLED)"
             )));
         } else {
-            client
-                .login(&account.user, password)
-                .map_err(|(e, _)| login_failed(e))?
+            guarded(|| client.login(&account.user, password).map_err(|(e, _)| e))
+                .map_err(login_failed)?
         };
         let mut far = FarSession {
             session,
+            budget,
+            broken: false,
+            uid_next: None,
+            largest: 0,
             caps: ServerCaps::default(),
             prefix: String::new(),
             delimiter: None,
             endpoint,
         };
         let caps = far
-            .session
-            .capabilities()
+            .call(RESPONSE_BYTES, |s| s.capabilities())
             .map_err(|e| far.err("CAPABILITY", e))?;
         far.caps = ServerCaps::from(&caps);
         drop(caps);
         far.drain();
         Ok(far)
+    }
+
+    /// True once a command failed in a way that leaves the connection out of step with
+    /// the server (a broken answer, a read error, an exceeded budget): it must not be
+    /// used again, not even by another folder.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Runs one command with a fresh read budget of `limit` bytes for its answer.
+    fn call<T>(
+        &mut self,
+        limit: u64,
+        command: impl FnOnce(&mut imap::Session<Budgeted>) -> imap::Result<T>,
+    ) -> imap::Result<T> {
+        if self.broken {
+            return Err(imap::Error::Io(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "this connection failed earlier and is out of step with the server",
+            )));
+        }
+        self.budget.start(limit);
+        let session = &mut self.session;
+        let result = guarded(|| command(session));
+        if let Err(e) = &result
+            && !matches!(
+                e,
+                imap::Error::No(_) | imap::Error::Bad(_) | imap::Error::Validate(_)
+            )
+        {
+            self.broken = true;
+        }
+        result
     }
 
     fn err(&self, what: &str, e: imap::Error) -> FarError {
@@ -435,8 +693,7 @@ impl FarSession {
     /// Every folder on the server (LIST "" "*").
     pub fn list_folders(&mut self) -> FarResult<Vec<ListedFolder>> {
         let names = self
-            .session
-            .list(Some(""), Some("*"))
+            .call(LIST_BYTES, |s| s.list(Some(""), Some("*")))
             .map_err(|e| self.err("LIST", e))?;
         let folders = names
             .iter()
@@ -483,62 +740,140 @@ impl FarSession {
     }
 
     /// SELECTs a folder, or EXAMINEs it (read-only) for a dry run.
+    ///
+    /// The answer is parsed here rather than by the `imap` crate, whose parser panics on
+    /// an untagged `NO`, `BAD` or `BYE` among the SELECT data (legal IMAP, and a hostile
+    /// server's easy way to crash a client).
     pub fn select(&mut self, server_name: &str, read_only: bool) -> FarResult<Selected> {
-        let mailbox = if read_only {
-            self.session.examine(server_name)
-        } else {
-            self.session.select(server_name)
-        }
-        .map_err(|e| self.err(&format!("SELECT {server_name:?}"), e))?;
+        let verb = if read_only { "EXAMINE" } else { "SELECT" };
+        let what = format!("{verb} {:?}", clip(server_name));
+        self.uid_next = None;
+        self.largest = 0;
+        let Some(quoted) = quote_mailbox(server_name) else {
+            return Err(FarError::permanent(format!(
+                "{}: {what}: the name holds a NUL or control character and cannot be sent",
+                self.endpoint
+            )));
+        };
+        let data = self
+            .call(RESPONSE_BYTES, |s| {
+                s.run_command_and_read_response(format!("{verb} {quoted}"))
+            })
+            .map_err(|e| self.err(&what, e))?;
         self.drain();
-        let uid_validity = match mailbox.uid_validity {
+        let answer = parse_select(&data)
+            .map_err(|e| FarError::permanent(format!("{}: {what}: {}", self.endpoint, clip(&e))))?;
+        let uid_validity = match answer.uid_validity {
             Some(v) if v != 0 => UidValidity(v),
             other => {
                 return Err(FarError::permanent(format!(
-                    "{}: folder {server_name:?} has no usable UIDVALIDITY ({other:?}); cannot sync it safely",
-                    self.endpoint
+                    "{}: folder {:?} has no usable UIDVALIDITY ({other:?}); cannot sync it safely",
+                    self.endpoint,
+                    clip(server_name)
                 )));
             }
         };
+        self.uid_next = answer.uid_next;
         Ok(Selected {
             uid_validity,
-            uid_next: mailbox.uid_next,
-            exists: mailbox.exists,
+            uid_next: answer.uid_next,
+            exists: answer.exists,
         })
     }
 
-    /// Lists the selected folder's messages (UID, flags, size), a window at a time.
+    /// Lists the selected folder's messages (UID, flags, size), a window at a time, in
+    /// ascending UID order.
+    ///
+    /// A listing that contradicts itself is refused rather than trusted: a message of the
+    /// window missing or without a UID, a UID of 0 or at or above the UIDNEXT SELECT
+    /// announced, one message listed with two UIDs, or UIDs not strictly ascending with
+    /// the sequence numbers (RFC 3501 §2.3.1.1; this also catches a repeated UID). Acting
+    /// on such a listing could delete near copies of messages the server still holds, or
+    /// download one message twice.
     pub fn list_messages(&mut self, exists: u32) -> FarResult<Vec<FarMessage>> {
-        let mut messages = Vec::with_capacity(exists as usize);
-        let mut start = 1;
+        let mut messages: Vec<FarMessage> = Vec::with_capacity(exists.min(LIST_WINDOW) as usize);
+        let uid_next = self.uid_next;
+        let endpoint = self.endpoint.clone();
+        let broken = |detail: String| {
+            FarError::permanent(format!(
+                "{endpoint}: the server's message listing is inconsistent: {detail}; not syncing this folder on the strength of it"
+            ))
+        };
+        let mut start: u32 = 1;
         while start <= exists {
             let end = exists.min(start.saturating_add(LIST_WINDOW - 1));
+            let count = end - start + 1;
+            let limit = RESPONSE_BYTES + u64::from(count) * LISTED_MESSAGE_BYTES;
             let fetches = self
-                .session
-                .fetch(format!("{start}:{end}"), "(UID FLAGS RFC822.SIZE)")
+                .call(limit, |s| {
+                    s.fetch(format!("{start}:{end}"), "(UID FLAGS RFC822.SIZE)")
+                })
                 .map_err(|e| self.err("FETCH (UID FLAGS RFC822.SIZE)", e))?;
+            let mut window: std::collections::BTreeMap<u32, FarMessage> =
+                std::collections::BTreeMap::new();
+            let mut without_uid = None;
             for fetch in fetches.iter() {
+                let seq = fetch.message;
+                if seq < start || seq > end {
+                    continue; // news about a message outside this window
+                }
                 let Some(uid) = fetch.uid else {
-                    return Err(FarError::permanent(format!(
-                        "{}: the server listed message {} without a UID",
-                        self.endpoint, fetch.message
-                    )));
+                    // A FLAGS update may come without a UID; the listing entry may not.
+                    without_uid.get_or_insert(seq);
+                    continue;
                 };
-                messages.push(FarMessage {
+                if uid == 0 {
+                    return Err(broken(format!("message {seq} has UID 0")));
+                }
+                if let Some(next) = uid_next
+                    && uid >= next
+                {
+                    return Err(broken(format!(
+                        "message {seq} has UID {uid}, at or above the UIDNEXT {next} the server announced"
+                    )));
+                }
+                let message = FarMessage {
                     uid: FarUid(uid),
                     flags: flags_of(fetch.flags()),
                     size: fetch.size.unwrap_or(0),
-                });
+                };
+                if let Some(previous) = window.insert(seq, message)
+                    && previous.uid.0 != uid
+                {
+                    return Err(broken(format!(
+                        "message {seq} was listed as UID {} and as UID {uid}",
+                        previous.uid
+                    )));
+                }
             }
             drop(fetches);
             self.drain();
-            start = end.saturating_add(1);
+            if let Some(seq) = without_uid.filter(|seq| !window.contains_key(seq)) {
+                return Err(broken(format!("message {seq} was listed without a UID")));
+            }
+            if window.len() != count as usize {
+                return Err(broken(format!(
+                    "it listed {} of messages {start} to {end} (of the {exists} SELECT announced)",
+                    window.len()
+                )));
+            }
+            for message in window.into_values() {
+                if let Some(last) = messages.last()
+                    && message.uid <= last.uid
+                {
+                    return Err(broken(format!(
+                        "UID {} follows UID {} (UIDs must ascend with the message numbers, each once)",
+                        message.uid, last.uid
+                    )));
+                }
+                self.largest = self.largest.max(u64::from(message.size));
+                messages.push(message);
+            }
             if end == u32::MAX {
                 break;
             }
+            start = end + 1;
         }
-        messages.sort_by_key(|m| m.uid);
-        messages.dedup_by_key(|m| m.uid);
         Ok(messages)
     }
 
@@ -546,9 +881,10 @@ impl FarSession {
     pub fn pair_keys(&mut self, uids: &[FarUid]) -> FarResult<Vec<(FarUid, PairKey)>> {
         let mut keys = Vec::with_capacity(uids.len());
         for chunk in uids.chunks(HEADER_BATCH) {
+            // A header is at most its message; a batch of them, a few MB.
+            let limit = RESPONSE_BYTES + self.largest + FETCHED_MESSAGE_SLACK * chunk.len() as u64;
             let fetches = self
-                .session
-                .uid_fetch(uid_set(chunk), "BODY.PEEK[HEADER]")
+                .call(limit, |s| s.uid_fetch(uid_set(chunk), "BODY.PEEK[HEADER]"))
                 .map_err(|e| self.err("UID FETCH BODY.PEEK[HEADER]", e))?;
             for fetch in fetches.iter() {
                 if let (Some(uid), Some(header)) = (fetch.uid, fetch.header()) {
@@ -566,6 +902,10 @@ impl FarSession {
     /// after every batch, and before returning an error of `deliver` (the caller makes
     /// what was delivered durable there). Returns the UIDs the
     /// server no longer had.
+    ///
+    /// Each batch's answer may take [`BODY_BATCH_BYTES`] plus its largest message (as
+    /// RFC822.SIZE said) plus some slack per message; a server sending more (a literal
+    /// announcing gigabytes, say) fails the folder instead of exhausting memory.
     pub fn fetch_bodies(
         &mut self,
         wanted: &[(FarUid, u32)],
@@ -577,16 +917,18 @@ impl FarSession {
         while start < wanted.len() {
             let mut end = start;
             let mut bytes = 0u64;
+            let mut largest = 0u64;
             while end < wanted.len()
                 && (end == start || bytes + u64::from(wanted[end].1) <= BODY_BATCH_BYTES)
             {
                 bytes += u64::from(wanted[end].1);
+                largest = largest.max(u64::from(wanted[end].1));
                 end += 1;
             }
             let batch: Vec<FarUid> = wanted[start..end].iter().map(|(uid, _)| *uid).collect();
+            let limit = BODY_BATCH_BYTES + largest + FETCHED_MESSAGE_SLACK * batch.len() as u64;
             let fetches = self
-                .session
-                .uid_fetch(uid_set(&batch), "BODY.PEEK[]")
+                .call(limit, |s| s.uid_fetch(uid_set(&batch), "BODY.PEEK[]"))
                 .map_err(|e| self.err("UID FETCH BODY.PEEK[]", e))?;
             let mut got = std::collections::HashSet::new();
             for fetch in fetches.iter() {
@@ -622,19 +964,23 @@ impl FarSession {
         date: Option<SystemTime>,
     ) -> FarResult<Option<FarUid>> {
         let body = to_crlf(body);
+        self.largest = self.largest.max(body.len() as u64);
         let imap_flags: Vec<imap::types::Flag<'static>> = flags
             .to_imap()
             .into_iter()
             .map(|name| imap::types::Flag::from(name.to_string()))
             .collect();
-        let mut command = self.session.append(server_name, &body);
-        command.flags(imap_flags);
-        if let Some(date) = date.and_then(to_datetime) {
-            command.internal_date(date);
-        }
-        let appended = command
-            .finish()
-            .map_err(|e| FarError::from_imap(&format!("APPEND to {server_name:?}"), e))?;
+        let date = date.and_then(to_datetime);
+        let appended = self
+            .call(RESPONSE_BYTES, |s| {
+                let mut command = s.append(server_name, &body);
+                command.flags(imap_flags);
+                if let Some(date) = date {
+                    command.internal_date(date);
+                }
+                command.finish()
+            })
+            .map_err(|e| self.err(&format!("APPEND to {:?}", clip(server_name)), e))?;
         crate::failpoint::hit();
         self.drain();
         let uid = match appended.uids.as_deref() {
@@ -647,8 +993,7 @@ impl FarSession {
     /// The UIDs at or above `from` (to find appended messages without APPENDUID).
     pub fn uids_from(&mut self, from: u32) -> FarResult<Vec<FarUid>> {
         let found = self
-            .session
-            .uid_search(format!("UID {from}:*"))
+            .call(RESPONSE_BYTES, |s| s.uid_search(format!("UID {from}:*")))
             .map_err(|e| self.err("UID SEARCH", e))?;
         self.drain();
         let mut uids: Vec<FarUid> = found
@@ -670,9 +1015,11 @@ impl FarSession {
         } else {
             "-FLAGS.SILENT"
         };
-        self.session
-            .uid_store(uid_set(uids), format!("{op} {}", flags.to_imap_list()))
-            .map_err(|e| self.err("UID STORE", e))?;
+        let limit = RESPONSE_BYTES + LISTED_MESSAGE_BYTES * uids.len() as u64;
+        self.call(limit, |s| {
+            s.uid_store(uid_set(uids), format!("{op} {}", flags.to_imap_list()))
+        })
+        .map_err(|e| self.err("UID STORE", e))?;
         crate::failpoint::hit();
         self.drain();
         Ok(())
@@ -686,12 +1033,13 @@ impl FarSession {
             return Ok(());
         }
         self.store_flags(uids, true, Flags::DELETED)?;
+        let limit = RESPONSE_BYTES + LISTED_MESSAGE_BYTES * uids.len() as u64;
         if self.caps.uidplus {
-            self.session
-                .uid_expunge(uid_set(uids))
+            self.call(limit, |s| s.uid_expunge(uid_set(uids)))
                 .map_err(|e| self.err("UID EXPUNGE", e))?;
         } else if expunge_others {
-            self.session.expunge().map_err(|e| self.err("EXPUNGE", e))?;
+            self.call(limit, |s| s.expunge())
+                .map_err(|e| self.err("EXPUNGE", e))?;
         }
         crate::failpoint::hit();
         self.drain();
@@ -700,14 +1048,14 @@ impl FarSession {
 
     /// Creates a folder; one that already exists (say, made by a retried attempt) is fine.
     pub fn create_folder(&mut self, server_name: &str) -> FarResult<()> {
-        match self.session.create(server_name) {
+        match self.call(RESPONSE_BYTES, |s| s.create(server_name)) {
             Ok(()) => {}
             Err(imap::Error::No(no))
                 if no
                     .information
                     .to_ascii_lowercase()
                     .contains("already exists") => {}
-            Err(e) => return Err(self.err(&format!("CREATE {server_name:?}"), e)),
+            Err(e) => return Err(self.err(&format!("CREATE {:?}", clip(server_name)), e)),
         }
         crate::failpoint::hit();
         self.drain();
@@ -715,9 +1063,8 @@ impl FarSession {
     }
 
     pub fn delete_folder(&mut self, server_name: &str) -> FarResult<()> {
-        self.session
-            .delete(server_name)
-            .map_err(|e| self.err(&format!("DELETE {server_name:?}"), e))?;
+        self.call(RESPONSE_BYTES, |s| s.delete(server_name))
+            .map_err(|e| self.err(&format!("DELETE {:?}", clip(server_name)), e))?;
         crate::failpoint::hit();
         self.drain();
         Ok(())
@@ -730,8 +1077,94 @@ impl FarSession {
     }
 
     pub fn logout(mut self) {
-        let _ = self.session.logout();
+        let _ = self.call(RESPONSE_BYTES, |s| s.logout());
     }
+}
+
+/// What a SELECT or EXAMINE answer said.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SelectAnswer {
+    uid_validity: Option<u32>,
+    uid_next: Option<u32>,
+    exists: u32,
+}
+
+/// Reads the untagged data of a SELECT/EXAMINE answer (the tagged OK excluded). Untagged
+/// `NO`/`BAD`/`BYE` warnings and data mailferry does not use are skipped; a missing
+/// EXISTS, or two different UIDVALIDITY or UIDNEXT values, are errors.
+fn parse_select(mut data: &[u8]) -> Result<SelectAnswer, String> {
+    use imap_proto::{MailboxDatum, Response, ResponseCode, Status};
+    let mut answer = SelectAnswer::default();
+    let mut exists = None;
+    let mut bounded = 0usize;
+    while !data.is_empty() && bounded < 1_000_000 {
+        bounded += 1;
+        let (rest, response) = imap_proto::parser::parse_response(data).map_err(|_| {
+            let line = data.split(|b| *b == b'\n').next().unwrap_or_default();
+            format!(
+                "the server sent a line that is not valid IMAP: {:?}",
+                String::from_utf8_lossy(line)
+            )
+        })?;
+        data = rest;
+        match response {
+            Response::MailboxData(MailboxDatum::Exists(n)) => exists = Some(n),
+            Response::Data {
+                status: Status::Ok,
+                code: Some(code),
+                ..
+            } => {
+                let (slot, value, name) = match code {
+                    ResponseCode::UidValidity(v) => (&mut answer.uid_validity, v, "UIDVALIDITY"),
+                    ResponseCode::UidNext(v) => (&mut answer.uid_next, v, "UIDNEXT"),
+                    _ => continue,
+                };
+                if slot.is_some_and(|old| old != value) {
+                    return Err(format!(
+                        "the server announced two different {name} values ({} and {value})",
+                        slot.unwrap_or_default()
+                    ));
+                }
+                *slot = Some(value);
+            }
+            _ => {}
+        }
+    }
+    answer.exists = exists.ok_or_else(|| {
+        "the server did not say how many messages the folder holds (no EXISTS)".to_string()
+    })?;
+    Ok(answer)
+}
+
+/// A mailbox name as an IMAP quoted string; `None` for a name no quoted string can hold.
+fn quote_mailbox(name: &str) -> Option<String> {
+    if name.chars().any(char::is_control) {
+        return None;
+    }
+    Some(format!(
+        "\"{}\"",
+        name.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
+}
+
+/// A greeting must be `* OK` (or `* PREAUTH`); `* BYE` means the server refuses us.
+fn check_greeting(greeting: &[u8], endpoint: &str) -> FarResult<()> {
+    let text = String::from_utf8_lossy(greeting);
+    let upper = text.to_ascii_uppercase();
+    if upper.starts_with("* OK") || upper.starts_with("* PREAUTH") {
+        return Ok(());
+    }
+    Err(FarError {
+        kind: if upper.starts_with("* BYE") {
+            FarErrorKind::Transient
+        } else {
+            FarErrorKind::Permanent
+        },
+        message: format!(
+            "{endpoint}: the server greeted with {:?} instead of \"* OK\"",
+            clip(text.trim_end())
+        ),
+    })
 }
 
 /// Maps IMAP flags to the synced set; keywords mailferry doesn't sync are ignored (and
@@ -815,6 +1248,136 @@ mod tests {
     fn bare_line_feeds_become_crlf() {
         assert_eq!(&*to_crlf(b"a\nb\r\nc\n"), b"a\r\nb\r\nc\r\n");
         assert!(matches!(to_crlf(b"a\r\n"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn select_answers_tolerate_untagged_warnings_and_refuse_contradictions() {
+        let answer = parse_select(
+            b"* NO [ALERT] careful\r\n* BAD odd\r\n* BYE not really\r\n* FLAGS (\\Seen)\r\n* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n* OK [UIDNEXT 9] x\r\n",
+        )
+        .unwrap();
+        assert_eq!(
+            answer,
+            SelectAnswer {
+                uid_validity: Some(7),
+                uid_next: Some(9),
+                exists: 3
+            }
+        );
+        let err = parse_select(b"* OK [UIDVALIDITY 7] x\r\n").unwrap_err();
+        assert!(err.contains("no EXISTS"), "{err}");
+        let err =
+            parse_select(b"* 1 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n* OK [UIDVALIDITY 8] x\r\n")
+                .unwrap_err();
+        assert!(err.contains("two different UIDVALIDITY"), "{err}");
+        let err = parse_select(b"* 1 EXISTS\r\ngarbage\r\n").unwrap_err();
+        assert!(
+            err.contains("not valid IMAP") && err.contains("garbage"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn mailbox_names_are_quoted_or_refused() {
+        assert_eq!(quote_mailbox("a\"b\\c").as_deref(), Some("\"a\\\"b\\\\c\""));
+        assert_eq!(quote_mailbox("x\r\nA1 DELETE INBOX"), None);
+        assert_eq!(quote_mailbox("nul\0"), None);
+    }
+
+    #[test]
+    fn details_are_clipped_and_escaped() {
+        assert_eq!(clip("a\x1b[31mb\n"), "a\\u{1b}[31mb\\n");
+        let long = clip(&"x".repeat(10_000));
+        assert_eq!(long.chars().count(), DETAIL_CHARS + 1);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn panics_in_the_imap_crate_become_errors() {
+        let result: imap::Result<()> = guarded(|| {
+            // imap-proto unwraps the date of INTERNALDATE: NIL panics.
+            let _ = imap_proto::parser::parse_response(b"* 1 FETCH (INTERNALDATE NIL)\r\n");
+            Ok(())
+        });
+        let message = result.unwrap_err().to_string();
+        assert!(message.contains("cannot handle"), "{message}");
+        assert!(message.contains("unwrap"), "{message}");
+        // The note went into the error; none is left for the next call.
+        assert!(PANIC_NOTE.with(|note| note.borrow().is_none()));
+        assert!(guarded(|| Ok(5)).is_ok_and(|n| n == 5));
+    }
+
+    #[test]
+    fn uidnext_behind_the_state_is_refused() {
+        let selected = Selected {
+            uid_validity: UidValidity(42),
+            uid_next: Some(4),
+            exists: 3,
+        };
+        let same = Some(UidValidity(42));
+        let err = selected
+            .check_not_behind(same, Some(FarUid(12)))
+            .unwrap_err();
+        assert!(err.message.contains("backwards"), "{}", err.message);
+        assert_eq!(err.kind, FarErrorKind::Permanent);
+        assert!(selected.check_not_behind(same, Some(FarUid(4))).is_err());
+        assert!(selected.check_not_behind(same, Some(FarUid(3))).is_ok());
+        assert!(selected.check_not_behind(same, None).is_ok());
+        // A new UIDVALIDITY voids the old UIDs; no UIDNEXT, nothing to compare.
+        assert!(
+            selected
+                .check_not_behind(Some(UidValidity(41)), Some(FarUid(12)))
+                .is_ok()
+        );
+        let silent = Selected {
+            uid_next: None,
+            ..selected
+        };
+        assert!(silent.check_not_behind(same, Some(FarUid(12))).is_ok());
+    }
+
+    #[test]
+    fn greetings_must_be_ok() {
+        assert!(check_greeting(b"* OK ready\r\n", "e").is_ok());
+        assert!(check_greeting(b"* PREAUTH hi\r\n", "e").is_ok());
+        let bye = check_greeting(b"* BYE too busy\r\n", "e").unwrap_err();
+        assert_eq!(bye.kind, FarErrorKind::Transient);
+        let junk = check_greeting(b"HTTP/1.1 400 Bad Request\r\n", "e").unwrap_err();
+        assert_eq!(junk.kind, FarErrorKind::Permanent);
+        assert!(junk.message.contains("HTTP/1.1"), "{}", junk.message);
+    }
+
+    #[test]
+    fn reads_stop_at_the_budget() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (reader, _) = listener.accept().unwrap();
+        reader
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        writer.write_all(&[b'x'; 100]).unwrap();
+        let budget = Arc::new(ReadBudget::default());
+        budget.start(60);
+        let mut stream = Budgeted {
+            inner: Stream::Plain(reader),
+            budget: Arc::clone(&budget),
+        };
+        let mut got = Vec::new();
+        let mut buf = [0u8; 40];
+        let error = loop {
+            match stream.read(&mut buf) {
+                Ok(0) => panic!("end of stream before the budget"),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break e,
+            }
+            assert!(got.len() <= 60, "read past the budget");
+        };
+        assert_eq!(got.len(), 60);
+        assert!(error.to_string().contains("exceeded 60 bytes"), "{error}");
+        // A new command gets a new allowance.
+        budget.start(100);
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0 && n <= 40);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Integration tests against a private Dovecot.
+//! Integration tests: against a private Dovecot, and against a scripted fake IMAP server.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -7,4 +7,5 @@ mod crash;
 mod daily;
 mod guard;
 mod harness;
+mod hostile;
 mod sync;
