@@ -92,7 +92,8 @@ impl FarError {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                "the server went silent for longer than the timeout".to_string()
+                "timed out: the server went silent for longer than the account's timeout"
+                    .to_string()
             }
             // The crate reports a line it cannot parse as a BYE without text.
             _ if malformed => {

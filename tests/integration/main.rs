@@ -5,6 +5,7 @@ mod support;
 
 mod crash;
 mod daily;
+mod faults;
 mod guard;
 mod harness;
 mod hostile;
