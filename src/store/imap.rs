@@ -459,10 +459,7 @@ fn tls_wrap(account: &Account, tcp: TcpStream) -> FarResult<Stream> {
     let host = account.host.trim_start_matches('[').trim_end_matches(']');
     match connector.connect(host, tcp) {
         Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
-        Err(native_tls::HandshakeError::Failure(e)) => Err(FarError::permanent(format!(
-            "TLS with {}:{} failed: {e} (the certificate must be valid for {host} and issued by a trusted authority; add ca_file for a private one)",
-            account.host, account.port
-        ))),
+        Err(native_tls::HandshakeError::Failure(e)) => Err(handshake_failure(account, host, &e)),
         Err(native_tls::HandshakeError::WouldBlock(_)) => Err(FarError {
             kind: FarErrorKind::Transient,
             message: format!(
@@ -471,6 +468,36 @@ fn tls_wrap(account: &Account, tcp: TcpStream) -> FarResult<Stream> {
             ),
         }),
     }
+}
+
+/// A failed TLS handshake: a connection that broke off during the handshake is
+/// transient, like any other cut; anything else (the certificate) is permanent.
+fn handshake_failure(account: &Account, host: &str, error: &native_tls::Error) -> FarError {
+    let endpoint = format!("{}:{}", account.host, account.port);
+    let text = error.to_string();
+    let broke_off = text.to_ascii_lowercase().contains("unexpected eof")
+        || std::iter::successors(std::error::Error::source(error), |e| e.source())
+            .filter_map(|e| e.downcast_ref::<io::Error>())
+            .any(|e| {
+                matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::UnexpectedEof
+                )
+            });
+    if broke_off {
+        return FarError {
+            kind: FarErrorKind::Transient,
+            message: format!(
+                "TLS with {endpoint}: the connection broke off during the handshake: {text}"
+            ),
+        };
+    }
+    FarError::permanent(format!(
+        "TLS with {endpoint} failed: {text} (the certificate must be valid for {host} and issued by a trusted authority; add ca_file for a private one)"
+    ))
 }
 
 /// Reads one CRLF-terminated line of at most 8 KiB from the plaintext stream.

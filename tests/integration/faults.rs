@@ -276,3 +276,66 @@ fn a_persistent_cut_fails_that_folder_alone_and_the_healed_run_converges() {
     assert_eq!(env.assert_converged("Notes"), 3);
     assert_nothing_planned(&sync(&env, &[], 0).report());
 }
+
+#[test]
+fn cuts_during_the_tls_handshake_login_and_listing_are_retried() {
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    env.seed(&small_corpus());
+    let proxy = Proxy::start(env.dovecot.imaps_port());
+    let account = format!(
+        r#"host = "localhost"
+port = {port}
+tls = "implicit"
+ca_file = "{ca}"
+user = "{user}"
+password = "{password}"
+connections = 3
+timeout = 2"#,
+        port = proxy.port(),
+        ca = env.dovecot.ca_file().display(),
+        user = env.dovecot.user(),
+        password = env.dovecot.password(),
+    );
+    write_config(&env, &account, "");
+    // The first connection of each run is the one that logs in and lists the folders;
+    // over TLS the proxy sees only bytes, so the cuts are placed by count: 100 bytes in
+    // either direction is inside the handshake, the others around the greeting,
+    // CAPABILITY and login.
+    let cuts = [
+        (Dir::ServerToClient, 100),
+        (Dir::ClientToServer, 100),
+        (Dir::ServerToClient, 1200),
+        (Dir::ClientToServer, 600),
+        (Dir::ServerToClient, 1800),
+    ];
+    for (i, (dir, bytes)) in cuts.into_iter().enumerate() {
+        // New mail each run, so each run has work after its retry.
+        let n = 500 + i as u32;
+        env.dovecot
+            .append(
+                "INBOX",
+                &crate::support::corpus::message("INBOX", n, &[]).bytes,
+                &[],
+            )
+            .unwrap();
+        proxy.heal();
+        proxy.times(1, Fault::CutAfter { dir, bytes });
+        let run = sync(&env, &[], 0);
+        assert_eq!(
+            proxy.count(&format!("cut: CutAfter {{ dir: {dir:?}, bytes: {bytes} }}")),
+            1,
+            "{:?}",
+            proxy.fired()
+        );
+        assert!(run.stderr.contains("retrying"), "{dir:?} {bytes}: {run}");
+        if bytes == 100 {
+            assert!(
+                run.stderr.contains("listing folders")
+                    && run.stderr.contains("during the handshake"),
+                "{dir:?} {bytes}: {run}"
+            );
+        }
+        assert_eq!(env.assert_converged("INBOX"), 12 + i + 1);
+    }
+    assert_eq!(env.assert_converged("Archive"), 12);
+}
