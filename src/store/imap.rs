@@ -470,8 +470,10 @@ fn tls_wrap(account: &Account, tcp: TcpStream) -> FarResult<Stream> {
     }
 }
 
-/// A failed TLS handshake: a connection that broke off during the handshake is
-/// transient, like any other cut; anything else (the certificate) is permanent.
+/// A failed TLS handshake, worded for the user: a connection that broke off during the
+/// handshake is transient, like any other cut; a certificate problem is permanent and says
+/// which one (expired, made for another name, not from a trusted authority), so the user
+/// knows what to fix.
 fn handshake_failure(account: &Account, host: &str, error: &native_tls::Error) -> FarError {
     let endpoint = format!("{}:{}", account.host, account.port);
     let text = error.to_string();
@@ -495,9 +497,31 @@ fn handshake_failure(account: &Account, host: &str, error: &native_tls::Error) -
             ),
         };
     }
-    FarError::permanent(format!(
-        "TLS with {endpoint} failed: {text} (the certificate must be valid for {host} and issued by a trusted authority; add ca_file for a private one)"
-    ))
+    let lower = text.to_ascii_lowercase();
+    let untrusted = [
+        "self-signed",
+        "self signed",
+        "unable to get local issuer",
+        "unable to get issuer",
+        "unable to verify the first certificate",
+    ];
+    let problem = if lower.contains("certificate has expired") {
+        "the server's certificate has expired (if it should not have, check this machine's clock)"
+            .to_string()
+    } else if lower.contains("certificate is not yet valid") {
+        "the server's certificate is not valid yet (check this machine's clock)".to_string()
+    } else if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
+        format!(
+            "the server's certificate is not valid for {host} (it was made for another name; set host to a name it covers)"
+        )
+    } else if untrusted.iter().any(|p| lower.contains(p)) {
+        "the server's certificate is not trusted: no authority this system trusts issued it (for a private or self-signed one, add its CA certificate as ca_file)".to_string()
+    } else {
+        format!(
+            "the certificate must be valid for {host} and issued by a trusted authority; add ca_file for a private one"
+        )
+    };
+    FarError::permanent(format!("TLS with {endpoint} refused: {problem} ({text})"))
 }
 
 /// Reads one CRLF-terminated line of at most 8 KiB from the plaintext stream.

@@ -9,4 +9,5 @@ mod faults;
 mod guard;
 mod harness;
 mod hostile;
+mod security;
 mod sync;
