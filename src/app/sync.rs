@@ -5,14 +5,14 @@ use super::AppError;
 use crate::config::{Channel, Config, Direction};
 use crate::exec::folder::{FolderContext, FolderTask};
 use crate::exec::pool::AccountPool;
-use crate::exec::{Job, run_jobs};
+use crate::exec::{ATTEMPTS, Job, is_transient, run_jobs};
 use crate::log;
 use crate::mapping::{self, Layout, MappingError, Refusal};
 use crate::plan::PlanOptions;
 use crate::report::{ChannelReport, CreatedOn, FolderReport, Report};
 use crate::state::lock::{self, ChannelLock, LockOutcome};
 use crate::state::store::ChannelStateDir;
-use crate::store::imap::FarSession;
+use crate::store::imap::{FarSession, backoff};
 use crate::store::maildir::list_folder_dirs;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -169,16 +169,7 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
         let Some(pool) = pools.get(channel.account.as_str()) else {
             continue;
         };
-        let discovered = (|| -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>)> {
-            let mut lease = pool.lease()?;
-            discover(
-                lease.session(),
-                channel,
-                state_dir,
-                folders.as_ref(),
-                request,
-            )
-        })();
+        let discovered = discover_with_retries(pool, channel, state_dir, folders.as_ref(), request);
         match discovered {
             Ok((tasks, folder_reports)) => {
                 reports
@@ -351,6 +342,40 @@ pub(super) fn list_folder_names(
         delimiter,
         refused,
     })
+}
+
+/// [`discover`] on a leased connection. A transient failure (a cut or a timeout during
+/// login or LIST) drops that connection and is retried with back-off, as a folder's is.
+fn discover_with_retries(
+    pool: &AccountPool,
+    channel: &Channel,
+    state_dir: &ChannelStateDir,
+    only: Option<&BTreeSet<String>>,
+    request: &SyncRequest,
+) -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>)> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = (|| {
+            let mut lease = pool.lease()?;
+            let listed = discover(lease.session(), channel, state_dir, only, request);
+            if listed.as_ref().is_err_and(is_transient) {
+                lease.discard();
+            }
+            listed
+        })();
+        match outcome {
+            Err(e) if is_transient(&e) && attempt < ATTEMPTS => {
+                log::warn(&format!(
+                    "{}: listing folders: {e:#}; retrying ({attempt} of {})",
+                    channel.name,
+                    ATTEMPTS - 1
+                ));
+                std::thread::sleep(backoff(attempt));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Lists far folders, near folders and state folders, and decides each pair's fate.

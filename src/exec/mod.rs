@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 /// Attempts per folder before a transient failure counts as the folder's failure.
-const ATTEMPTS: u32 = 3;
+pub(crate) const ATTEMPTS: u32 = 3;
 
 /// One folder job of one channel.
 pub struct Job<'a> {
@@ -47,7 +47,8 @@ pub fn run_jobs(jobs: Vec<Job<'_>>, threads: usize) -> Vec<(String, FolderReport
     results.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
-fn is_transient(error: &anyhow::Error) -> bool {
+/// Whether a failure came from the network and a fresh connection may get through.
+pub(crate) fn is_transient(error: &anyhow::Error) -> bool {
     error
         .chain()
         .filter_map(|e| e.downcast_ref::<FarError>())

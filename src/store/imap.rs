@@ -92,7 +92,8 @@ impl FarError {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                "the server went silent for longer than the timeout".to_string()
+                "timed out: the server went silent for longer than the account's timeout"
+                    .to_string()
             }
             // The crate reports a line it cannot parse as a BYE without text.
             _ if malformed => {
@@ -458,10 +459,7 @@ fn tls_wrap(account: &Account, tcp: TcpStream) -> FarResult<Stream> {
     let host = account.host.trim_start_matches('[').trim_end_matches(']');
     match connector.connect(host, tcp) {
         Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
-        Err(native_tls::HandshakeError::Failure(e)) => Err(FarError::permanent(format!(
-            "TLS with {}:{} failed: {e} (the certificate must be valid for {host} and issued by a trusted authority; add ca_file for a private one)",
-            account.host, account.port
-        ))),
+        Err(native_tls::HandshakeError::Failure(e)) => Err(handshake_failure(account, host, &e)),
         Err(native_tls::HandshakeError::WouldBlock(_)) => Err(FarError {
             kind: FarErrorKind::Transient,
             message: format!(
@@ -470,6 +468,60 @@ fn tls_wrap(account: &Account, tcp: TcpStream) -> FarResult<Stream> {
             ),
         }),
     }
+}
+
+/// A failed TLS handshake, worded for the user: a connection that broke off during the
+/// handshake is transient, like any other cut; a certificate problem is permanent and says
+/// which one (expired, made for another name, not from a trusted authority), so the user
+/// knows what to fix.
+fn handshake_failure(account: &Account, host: &str, error: &native_tls::Error) -> FarError {
+    let endpoint = format!("{}:{}", account.host, account.port);
+    let text = error.to_string();
+    let broke_off = text.to_ascii_lowercase().contains("unexpected eof")
+        || std::iter::successors(std::error::Error::source(error), |e| e.source())
+            .filter_map(|e| e.downcast_ref::<io::Error>())
+            .any(|e| {
+                matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::UnexpectedEof
+                )
+            });
+    if broke_off {
+        return FarError {
+            kind: FarErrorKind::Transient,
+            message: format!(
+                "TLS with {endpoint}: the connection broke off during the handshake: {text}"
+            ),
+        };
+    }
+    let lower = text.to_ascii_lowercase();
+    let untrusted = [
+        "self-signed",
+        "self signed",
+        "unable to get local issuer",
+        "unable to get issuer",
+        "unable to verify the first certificate",
+    ];
+    let problem = if lower.contains("certificate has expired") {
+        "the server's certificate has expired (if it should not have, check this machine's clock)"
+            .to_string()
+    } else if lower.contains("certificate is not yet valid") {
+        "the server's certificate is not valid yet (check this machine's clock)".to_string()
+    } else if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
+        format!(
+            "the server's certificate is not valid for {host} (it was made for another name; set host to a name it covers)"
+        )
+    } else if untrusted.iter().any(|p| lower.contains(p)) {
+        "the server's certificate is not trusted: no authority this system trusts issued it (for a private or self-signed one, add its CA certificate as ca_file)".to_string()
+    } else {
+        format!(
+            "the certificate must be valid for {host} and issued by a trusted authority; add ca_file for a private one"
+        )
+    };
+    FarError::permanent(format!("TLS with {endpoint} refused: {problem} ({text})"))
 }
 
 /// Reads one CRLF-terminated line of at most 8 KiB from the plaintext stream.

@@ -141,7 +141,7 @@ fn list_in_maildir_plus_plus_from_a_prefixed_server_shows_near_paths() {
         DovecotOptions {
             fs_layout: false,
             inbox_prefix: true,
-            capabilities: None,
+            ..DovecotOptions::default()
         },
         "maildir++",
     );

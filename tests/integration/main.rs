@@ -5,7 +5,9 @@ mod support;
 
 mod crash;
 mod daily;
+mod faults;
 mod guard;
 mod harness;
 mod hostile;
+mod security;
 mod sync;

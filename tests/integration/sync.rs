@@ -282,7 +282,7 @@ fn initial_sync_is_byte_identical_in_maildir_plus_plus_layout_from_a_prefixed_se
         DovecotOptions {
             fs_layout: false,
             inbox_prefix: true,
-            capabilities: None,
+            ..DovecotOptions::default()
         },
         "maildir++",
     );

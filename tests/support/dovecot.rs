@@ -46,6 +46,25 @@ pub struct DovecotOptions {
     pub inbox_prefix: bool,
     /// An explicit `imap_capability` list (e.g. without QRESYNC/UIDPLUS); None: Dovecot's.
     pub capabilities: Option<String>,
+    /// The server's certificate, or no TLS at all.
+    pub tls: ServerTls,
+}
+
+/// The server's TLS set-up. Every certificate is self-signed and is its own trust anchor
+/// ([`Dovecot::ca_file`]), so a client trusting it sees exactly one problem (or none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ServerTls {
+    /// A fresh certificate valid for `localhost` and `127.0.0.1`.
+    #[default]
+    Good,
+    /// Valid for `localhost` and `127.0.0.1`, but expired (its validity ended a day
+    /// before it began: `openssl x509 -days -1`).
+    Expired,
+    /// Valid, but only for `wrong.example`.
+    WrongHost,
+    /// `ssl = no`: the plain port offers no STARTTLS, and there is no implicit-TLS
+    /// listener ([`Dovecot::imaps_port`] refuses connections; [`Dovecot::session`] fails).
+    Off,
 }
 
 impl Default for DovecotOptions {
@@ -54,6 +73,7 @@ impl Default for DovecotOptions {
             fs_layout: true,
             inbox_prefix: false,
             capabilities: None,
+            tls: ServerTls::Good,
         }
     }
 }
@@ -78,6 +98,7 @@ pub struct Dovecot {
     imaps_port: u16,
     delimiter: char,
     prefix: &'static str,
+    tls: ServerTls,
 }
 
 enum Attempt {
@@ -107,7 +128,9 @@ impl Dovecot {
             .context("creating the Dovecot temp dir")?;
         let root = dir.path();
         fs::set_permissions(root, fs::Permissions::from_mode(0o755))?;
-        make_cert(root)?;
+        if opts.tls != ServerTls::Off {
+            make_cert(root, opts.tls)?;
+        }
         fs::write(
             root.join("users"),
             format!("{USER}:{{PLAIN}}{PASSWORD}::::::\n"),
@@ -147,6 +170,7 @@ impl Dovecot {
             imaps_port,
             delimiter: if fs_layout { '/' } else { '.' },
             prefix: if opts.inbox_prefix { "INBOX." } else { "" },
+            tls: opts.tls,
         };
         match dovecot.wait_ready(&instance) {
             Ok(()) => Ok(Attempt::Ready(dovecot)),
@@ -175,7 +199,13 @@ impl Dovecot {
                 bail!("dovecot exited during start-up ({status})");
             }
             plain_ready = plain_ready || probe(self.imap_port, None, &token)?;
-            if plain_ready && probe(self.imaps_port, Some(&ca), &token)? {
+            let tls_ready = match self.tls {
+                ServerTls::Off => true,
+                // Only the good certificate passes verification; the others are probed
+                // without it (the greeting still tells this instance apart).
+                tls => probe(self.imaps_port, Some((&ca, tls == ServerTls::Good)), &token)?,
+            };
+            if plain_ready && tls_ready {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -195,13 +225,13 @@ impl Dovecot {
         self.imap_port
     }
 
-    /// Port of the implicit-TLS listener.
+    /// Port of the implicit-TLS listener (nothing listens there with [`ServerTls::Off`]).
     pub fn imaps_port(&self) -> u16 {
         self.imaps_port
     }
 
     /// The server certificate (PEM), the trust anchor for clients. Valid for `localhost`
-    /// and `127.0.0.1`.
+    /// and `127.0.0.1` with [`ServerTls::Good`]; see [`ServerTls`] for the others.
     pub fn ca_file(&self) -> &Path {
         &self.ca
     }
@@ -425,18 +455,21 @@ fn connect_tls(port: u16, ca: &Path) -> Result<imap::Client<imap::Connection>> {
     let tcp = TcpStream::connect(("127.0.0.1", port))?;
     tcp.set_read_timeout(Some(IO_TIMEOUT))?;
     tcp.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(tls_client(tcp, ca, port)?.0)
+    Ok(tls_client(tcp, ca, true, port)?.0)
 }
 
-/// TLS handshake (trusting only `ca`, checking the name `localhost`), then the greeting.
+/// TLS handshake (trusting only `ca`, checking the name `localhost`; with `verify` false,
+/// checking nothing), then the greeting.
 fn tls_client(
     tcp: TcpStream,
     ca: &Path,
+    verify: bool,
     port: u16,
 ) -> Result<(imap::Client<imap::Connection>, Vec<u8>)> {
     let pem = fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
     let connector = native_tls::TlsConnector::builder()
         .add_root_certificate(native_tls::Certificate::from_pem(&pem)?)
+        .danger_accept_invalid_certs(!verify)
         .build()?;
     let tls = connector
         .connect("localhost", tcp)
@@ -458,18 +491,18 @@ impl std::fmt::Display for PortTaken {
 
 impl std::error::Error for PortTaken {}
 
-/// Ok(false): nothing listening yet; Ok(true): our greeting (over TLS when `ca` is given);
-/// Err(PortTaken): another server.
-fn probe(port: u16, ca: Option<&Path>, token: &str) -> Result<bool> {
+/// Ok(false): nothing listening yet; Ok(true): our greeting (over TLS when `tls` is given:
+/// the trust anchor, and whether to verify the certificate); Err(PortTaken): another server.
+fn probe(port: u16, tls: Option<(&Path, bool)>, token: &str) -> Result<bool> {
     let tcp = match TcpStream::connect(("127.0.0.1", port)) {
         Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Ok(false),
         other => other?,
     };
     tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let greeting = match ca {
+    let greeting = match tls {
         None => imap::Client::new(tcp).read_greeting()?,
-        Some(ca) => {
-            tls_client(tcp, ca, port)
+        Some((ca, verify)) => {
+            tls_client(tcp, ca, verify, port)
                 .map_err(|e| e.context(PortTaken(port)))?
                 .1
         }
@@ -534,30 +567,67 @@ fn find_program(name: &str) -> Result<PathBuf> {
     )
 }
 
-/// A fresh self-signed certificate for `localhost` and `127.0.0.1`: `cert.pem`, `key.pem`.
-/// An EC P-256 key: generating RSA-2048 takes 0.15-1 s, this ~10 ms.
-fn make_cert(root: &Path) -> Result<()> {
-    let out = Command::new(find_program("openssl")?)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
+/// A fresh self-signed certificate as `tls` says: `cert.pem`, `key.pem`. An EC P-256 key:
+/// generating RSA-2048 takes 0.15-1 s, this ~10 ms. The expired one takes a second step,
+/// because `openssl req -x509` only takes a positive `-days` (OpenSSL 3.0 has no
+/// `-not_after`): a request, then `openssl x509 -req -days -1`, which ends the validity a
+/// day before it begins.
+fn make_cert(root: &Path, tls: ServerTls) -> Result<()> {
+    let (name, san) = match tls {
+        ServerTls::WrongHost => ("wrong.example", "subjectAltName=DNS:wrong.example"),
+        _ => ("localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+    };
+    let (cert, key, csr) = (
+        root.join("cert.pem"),
+        root.join("key.pem"),
+        root.join("req.csr"),
+    );
+    let mut req = Command::new(find_program("openssl")?);
+    req.args([
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+    ])
+    .args(["-nodes", "-subj", &format!("/CN={name}"), "-addext", san])
+    .arg("-keyout")
+    .arg(&key);
+    if tls == ServerTls::Expired {
+        req.arg("-out").arg(&csr);
+    } else {
+        req.args(["-x509", "-days", "2", "-out"]).arg(&cert);
+    }
+    openssl(&mut req)?;
+    if tls == ServerTls::Expired {
+        let mut sign = Command::new(find_program("openssl")?);
+        sign.args([
+            "x509",
+            "-req",
+            "-days",
+            "-1",
+            "-copy_extensions",
+            "copy",
+            "-in",
         ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(root.join("key.pem"))
+        .arg(&csr)
+        .arg("-key")
+        .arg(&key)
         .arg("-out")
-        .arg(root.join("cert.pem"))
+        .arg(&cert);
+        openssl(&mut sign)?;
+    }
+    Ok(())
+}
+
+fn openssl(command: &mut Command) -> Result<()> {
+    let out = command
         .stdin(Stdio::null())
         .output()
         .context("running openssl")?;
     if !out.status.success() {
         bail!(
-            "openssl req failed ({}): {}",
+            "{command:?} failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
@@ -582,6 +652,14 @@ fn config_text(
         None => String::new(),
     };
     let greeting = greeting(instance);
+    let (ssl, imaps_port) = match opts.tls {
+        // Port 0 disables the listener.
+        ServerTls::Off => ("ssl = no".to_string(), 0),
+        _ => (
+            format!("ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem"),
+            imaps_port,
+        ),
+    };
     format!(
         r#"# A private test instance; see tests/support/dovecot.rs.
 instance_name = {instance}
@@ -591,11 +669,11 @@ log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
 login_greeting = {greeting}
-ssl = yes
-ssl_cert = <{root}/cert.pem
-ssl_key = <{root}/key.pem
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# Tests log in with wrong passwords on purpose: no 2 s penalty.
+auth_failure_delay = 0
 first_valid_uid = {MAIL_ID}
 # Throwaway data: durability buys nothing here, and fsync makes seeding slow.
 mail_fsync = never
