@@ -4,6 +4,8 @@
 
 pub mod folder;
 pub mod pool;
+#[cfg(test)]
+mod state_machine;
 
 use crate::log;
 use crate::plan::Step;

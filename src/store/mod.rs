@@ -4,6 +4,8 @@
 mod far_impl;
 pub mod imap;
 pub mod maildir;
+#[cfg(test)]
+pub mod memory;
 mod near_impl;
 pub mod traits;
 
