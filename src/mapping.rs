@@ -758,6 +758,9 @@ fn glob_match(tokens: &[Token], name: &[char]) -> bool {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -8,8 +8,7 @@ use crate::plan::{self, Keys, Plan, PlanOptions, Step};
 use crate::report::CreatedOn;
 use crate::state::store::ChannelStateDir;
 use crate::state::{self, FolderState, Record};
-use crate::store::imap::FarSession;
-use crate::store::maildir::MaildirFolder;
+use crate::store::{FarStore, NearStore};
 use anyhow::{Context, Result, anyhow};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -51,13 +50,14 @@ pub struct Prepared {
 }
 
 /// Lists both sides and plans. Writes nothing anywhere when `ctx.dry_run` (the far
-/// folder is opened with EXAMINE, the state is only read).
+/// folder is opened with EXAMINE, the state is only read). `near` is the folder at
+/// `task.near_dir`.
 pub fn prepare(
-    session: &mut FarSession,
+    session: &mut dyn FarStore,
+    near: &dyn NearStore,
     task: &FolderTask,
     ctx: &FolderContext,
 ) -> Result<Prepared> {
-    let near = MaildirFolder::new(task.near_dir.clone());
     let state = if ctx.dry_run {
         ctx.state.peek(&task.far, &task.near)?
     } else {
@@ -139,7 +139,8 @@ pub fn prepare(
 /// without `--force`, when it holds ten or more (the other side may just be unmounted).
 /// Every deleted message is a step in `done`, so dry runs show them.
 pub fn remove_folder(
-    session: &mut FarSession,
+    session: &mut dyn FarStore,
+    near: &dyn NearStore,
     task: &FolderTask,
     ctx: &FolderContext,
     done: &mut Vec<Step>,
@@ -170,7 +171,6 @@ pub fn remove_folder(
             });
         }
     } else {
-        let near = MaildirFolder::new(task.near_dir.clone());
         let scan = near
             .scan()
             .with_context(|| format!("cannot scan {}", task.near_dir.display()))?;
@@ -214,7 +214,6 @@ pub fn remove_folder(
         session.select("INBOX", true)?;
         session.delete_folder(&task.server_name)?;
     } else {
-        let near = MaildirFolder::new(task.near_dir.clone());
         for step in &steps {
             if let Step::DeleteNear { near_id, .. } = step
                 && let Some(message) = near.locate(near_id)?
@@ -242,7 +241,8 @@ pub fn held_back_error(plan: &Plan) -> Option<anyhow::Error> {
 /// Carries out a plan. Each step that completes is pushed to `done` (the report is built
 /// from it). The state is saved at the end, or when a step fails, with what was done.
 pub fn execute(
-    session: &mut FarSession,
+    session: &mut dyn FarStore,
+    near: &dyn NearStore,
     task: &FolderTask,
     ctx: &FolderContext,
     prepared: Prepared,
@@ -258,7 +258,7 @@ pub fn execute(
         session,
         task,
         ctx,
-        near: MaildirFolder::new(task.near_dir.clone()),
+        near,
         journal: ctx.state.journal(&task.far)?,
         state: &mut state,
         near_by_id: near_listing
@@ -281,10 +281,10 @@ pub fn execute(
 }
 
 struct Executor<'a> {
-    session: &'a mut FarSession,
+    session: &'a mut dyn FarStore,
     task: &'a FolderTask,
     ctx: &'a FolderContext<'a>,
-    near: MaildirFolder,
+    near: &'a dyn NearStore,
     journal: state::journal::Journal,
     state: &'a mut FolderState,
     near_by_id: HashMap<NearId, NearMessage>,
@@ -428,7 +428,7 @@ impl Executor<'_> {
         let mut wanted = Vec::new();
         for step in steps {
             if let Step::Download { uid, flags, size } = step {
-                let near_id = MaildirFolder::fresh_id();
+                let near_id = self.near.fresh_id();
                 self.record(Record::IntendDownload {
                     uid: *uid,
                     near_id: near_id.clone(),
@@ -438,7 +438,7 @@ impl Executor<'_> {
             }
         }
         let delivered: RefCell<Vec<FarUid>> = RefCell::new(Vec::new());
-        let near = &self.near;
+        let near = self.near;
         let near_by_id = RefCell::new(&mut self.near_by_id);
         let journal = RefCell::new(&mut self.journal);
         let state = RefCell::new(&mut *self.state);

@@ -4,11 +4,14 @@
 
 pub mod folder;
 pub mod pool;
+#[cfg(test)]
+mod state_machine;
 
 use crate::log;
 use crate::plan::Step;
 use crate::report::FolderReport;
 use crate::store::imap::{FarError, FarErrorKind, backoff};
+use crate::store::maildir::MaildirFolder;
 use folder::{FolderContext, FolderTask};
 use pool::AccountPool;
 use std::collections::VecDeque;
@@ -92,10 +95,11 @@ fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
     let mut lease = job.pool.lease()?;
     let result = (|| {
         let session = lease.session();
+        let near = MaildirFolder::new(job.task.near_dir.clone());
         if job.task.remove {
-            return folder::remove_folder(session, &job.task, job.ctx, done);
+            return folder::remove_folder(session, &near, &job.task, job.ctx, done);
         }
-        let prepared = folder::prepare(session, &job.task, job.ctx)?;
+        let prepared = folder::prepare(session, &near, &job.task, job.ctx)?;
         log::folder(&format!(
             "{}: {}: {} far, {} near, {} steps planned",
             job.task.channel,
@@ -109,7 +113,7 @@ fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
             done.extend(prepared.plan.steps);
             return held.map_or(Ok(()), Err);
         }
-        folder::execute(session, &job.task, job.ctx, prepared, done)
+        folder::execute(session, &near, &job.task, job.ctx, prepared, done)
     })();
     if let Err(e) = &result
         && is_transient(e)

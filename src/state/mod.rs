@@ -149,6 +149,9 @@ mod pairs_as_list {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -106,6 +106,9 @@ fn escape_hostname(name: &str) -> String {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

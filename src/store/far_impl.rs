@@ -1,0 +1,60 @@
+//! [`FarStore`] for the real IMAP connection: each method is [`FarSession`]'s own.
+
+use crate::flags::Flags;
+use crate::model::{FarMessage, FarUid, PairKey};
+use crate::store::imap::{FarResult, FarSession, Selected};
+use crate::store::traits::FarStore;
+use std::time::SystemTime;
+
+impl FarStore for FarSession {
+    fn select(&mut self, server_name: &str, read_only: bool) -> FarResult<Selected> {
+        FarSession::select(self, server_name, read_only)
+    }
+
+    fn list_messages(&mut self, exists: u32) -> FarResult<Vec<FarMessage>> {
+        FarSession::list_messages(self, exists)
+    }
+
+    fn pair_keys(&mut self, uids: &[FarUid]) -> FarResult<Vec<(FarUid, PairKey)>> {
+        FarSession::pair_keys(self, uids)
+    }
+
+    fn fetch_bodies(
+        &mut self,
+        wanted: &[(FarUid, u32)],
+        deliver: &mut dyn FnMut(FarUid, &[u8]) -> anyhow::Result<()>,
+        after_batch: &mut dyn FnMut() -> anyhow::Result<()>,
+    ) -> anyhow::Result<Vec<FarUid>> {
+        FarSession::fetch_bodies(self, wanted, deliver, after_batch)
+    }
+
+    fn append(
+        &mut self,
+        server_name: &str,
+        body: &[u8],
+        flags: Flags,
+        date: Option<SystemTime>,
+    ) -> FarResult<Option<FarUid>> {
+        FarSession::append(self, server_name, body, flags, date)
+    }
+
+    fn uids_from(&mut self, from: u32) -> FarResult<Vec<FarUid>> {
+        FarSession::uids_from(self, from)
+    }
+
+    fn store_flags(&mut self, uids: &[FarUid], add: bool, flags: Flags) -> FarResult<()> {
+        FarSession::store_flags(self, uids, add, flags)
+    }
+
+    fn delete_messages(&mut self, uids: &[FarUid], expunge_others: bool) -> FarResult<()> {
+        FarSession::delete_messages(self, uids, expunge_others)
+    }
+
+    fn create_folder(&mut self, server_name: &str) -> FarResult<()> {
+        FarSession::create_folder(self, server_name)
+    }
+
+    fn delete_folder(&mut self, server_name: &str) -> FarResult<()> {
+        FarSession::delete_folder(self, server_name)
+    }
+}
