@@ -85,6 +85,14 @@ fn run_job(job: &Job<'_>) -> FolderReport {
     report.add_steps(&done);
     if let Some(error) = error {
         log::error(&format!("{}: {}: {error}", task.channel, task.far));
+        if !job.ctx.dry_run
+            && let Err(e) = job.ctx.state.record_error(&task.far, &task.near, &error)
+        {
+            log::warn(&format!(
+                "{}: {}: cannot record the error in the state: {e:#}",
+                task.channel, task.far
+            ));
+        }
         report.status = crate::report::Status::Error;
         report.error = Some(error);
     }

@@ -78,6 +78,21 @@ impl ChannelStateDir {
         self.journal_path(far).exists()
     }
 
+    /// Records the error of a run that failed before it could save the folder's state
+    /// (say, it could not connect), so `status` shows it. Only for folders that have a
+    /// state already: a folder never synced gets no state from a failure.
+    pub fn record_error(&self, far: &str, near: &str, error: &str) -> Result<()> {
+        if !self.state_path(far).exists() && !self.has_journal(far) {
+            return Ok(());
+        }
+        let mut state = self.peek(far, near)?;
+        if state.last_error.as_deref() == Some(error) {
+            return Ok(());
+        }
+        state.last_error = Some(error.to_string());
+        self.save(&state)
+    }
+
     /// Loads a folder's state for a real run: replays a leftover journal, saves the
     /// result and removes the journal, so the run starts from a clean slate.
     pub fn load(&self, far: &str, near: &str) -> Result<FolderState> {

@@ -721,3 +721,29 @@ fn a_server_without_uidplus_still_converges_without_duplicates() {
     // Uploads were paired by searching above UIDNEXT, so nothing is left to do.
     assert_nothing_planned(&env.sync(&[], 0));
 }
+
+#[test]
+fn a_folder_failing_before_it_is_listed_records_its_error_for_status() {
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    env.seed(&small_corpus());
+    env.sync(&[], 0);
+    // Archive's near folder becomes a plain file: the next run cannot even scan it.
+    fs::remove_dir_all(env.near_dir("Archive")).unwrap();
+    fs::write(env.near_dir("Archive"), "not a folder").unwrap();
+    let report = env.sync(&[], 1);
+    let error = folder_report(&report, "Archive")["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let status = env.run(&["status"]);
+    assert_eq!(status.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&status.stdout);
+    let archive_line = text
+        .lines()
+        .find(|l| l.contains("Archive"))
+        .unwrap_or_default();
+    assert!(
+        text.contains("cannot create") && text.contains(&error[..error.len().min(30)]),
+        "status does not show Archive's error {error:?}:\n{text}\n{archive_line}"
+    );
+}
