@@ -215,7 +215,47 @@ pub fn plan(
         }
     }
 
-    let (far_unpaired, near_unpaired) = unpaired(far, near, state);
+    let (mut far_unpaired, mut near_unpaired) = unpaired(far, near, state);
+    // Downloads a cut run began: the copy carries the near id chosen for it.
+    if valid {
+        for (uid, near_id) in &state.pending_downloads {
+            let far_copy = far_unpaired.iter().position(|m| m.uid == *uid);
+            let near_copy = near_unpaired.iter().position(|m| m.id == *near_id);
+            match (far_copy, near_copy) {
+                // Both copies are there: pair them as the download meant to.
+                (Some(f), Some(n)) => {
+                    let (f, n) = (far_unpaired.remove(f), near_unpaired.remove(n));
+                    let base = Flags::from_bits(f.flags.bits() & n.flags.bits());
+                    builder.steps.push(Step::Pair {
+                        uid: f.uid,
+                        near_id: n.id.clone(),
+                        flags: base,
+                    });
+                    builder.both_present(f.uid, &n.id, base, f.flags, n.flags);
+                }
+                // The far original went away after it was copied: the copy goes too
+                // (it must not be uploaded back).
+                (None, Some(n)) => {
+                    let n = near_unpaired.remove(n);
+                    if options.write_near && !state.pairs.contains_key(uid) {
+                        builder.steps.push(Step::DeleteNear {
+                            uid: Some(*uid),
+                            near_id: n.id.clone(),
+                            reason: DeleteReason::Propagated,
+                            forget: true,
+                        });
+                    }
+                }
+                // The copy never landed (or was deleted): drop the record; the original,
+                // if still there, is treated as new (downloaded again under a new id).
+                (_, None) => {
+                    if !state.pairs.contains_key(uid) {
+                        builder.steps.push(Step::Forget { uid: *uid });
+                    }
+                }
+            }
+        }
+    }
     // Unpaired messages with the same key on both sides are the same message: pair them
     // (first sync, a new UIDVALIDITY, or a copy whose journal record was lost).
     let mut near_by_key: HashMap<&PairKey, VecDeque<&NearMessage>> = HashMap::new();

@@ -709,3 +709,58 @@ fn planner_does_no_io() {
         );
     }
 }
+
+fn pending(st: &mut FolderState, uid: u32, near_id: &str) {
+    st.pending_downloads.insert(FarUid(uid), id(near_id));
+}
+
+#[test]
+fn a_cut_download_whose_copy_landed_is_paired_by_its_recorded_id() {
+    let mut st = state(&[]);
+    pending(&mut st, 5, "copy");
+    let p = run(&far(&[(5, "S")]), &near(&[("copy", "S")]), &st, both());
+    assert_eq!(
+        p.steps,
+        vec![Step::Pair {
+            uid: FarUid(5),
+            near_id: id("copy"),
+            flags: f("S")
+        }]
+    );
+}
+
+#[test]
+fn a_cut_download_whose_original_was_deleted_deletes_the_copy_instead_of_uploading_it() {
+    let mut st = state(&[]);
+    pending(&mut st, 5, "copy");
+    let p = run(&far(&[]), &near(&[("copy", "S")]), &st, both());
+    assert_eq!(
+        p.steps,
+        vec![Step::DeleteNear {
+            uid: Some(FarUid(5)),
+            near_id: id("copy"),
+            reason: DeleteReason::Propagated,
+            forget: true
+        }]
+    );
+}
+
+#[test]
+fn a_cut_download_whose_copy_never_landed_downloads_again_or_is_forgotten() {
+    let mut st = state(&[]);
+    pending(&mut st, 5, "copy");
+    let p = run(&far(&[(5, "")]), &near(&[]), &st, both());
+    assert_eq!(
+        p.steps,
+        vec![
+            Step::Forget { uid: FarUid(5) },
+            Step::Download {
+                uid: FarUid(5),
+                flags: f(""),
+                size: 100
+            }
+        ]
+    );
+    let p = run(&far(&[]), &near(&[]), &st, both());
+    assert_eq!(p.steps, vec![Step::Forget { uid: FarUid(5) }]);
+}

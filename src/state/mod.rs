@@ -32,6 +32,12 @@ pub struct FolderState {
     /// Far UID -> (near id, flags last agreed).
     #[serde(with = "pairs_as_list")]
     pub pairs: BTreeMap<FarUid, Pairing>,
+    /// Downloads begun but not known to have finished (a run was cut between the copy
+    /// and its pair record): far UID -> the near id the copy was given. The next run
+    /// pairs the two copies, or, if the far original is gone, deletes the copy rather
+    /// than uploading it back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending_downloads: BTreeMap<FarUid, NearId>,
 }
 
 /// One paired message: its near id and the flags both sides last agreed on.
@@ -85,15 +91,18 @@ pub fn apply(state: &mut FolderState, record: &Record) {
         Record::UidValidity(validity) => {
             state.uid_validity = Some(*validity);
             state.pairs.clear();
+            state.pending_downloads.clear();
         }
-        Record::IntendDownload { .. }
-        | Record::IntendUpload { .. }
-        | Record::IntendChange { .. } => {}
+        Record::IntendDownload { uid, near_id } => {
+            state.pending_downloads.insert(*uid, near_id.clone());
+        }
+        Record::IntendUpload { .. } | Record::IntendChange { .. } => {}
         Record::Pair {
             uid,
             near_id,
             flags,
         } => {
+            state.pending_downloads.remove(uid);
             state.pairs.insert(
                 *uid,
                 Pairing {
@@ -109,6 +118,7 @@ pub fn apply(state: &mut FolderState, record: &Record) {
         }
         Record::Forget { uid } => {
             state.pairs.remove(uid);
+            state.pending_downloads.remove(uid);
         }
     }
 }

@@ -45,6 +45,7 @@ fn state() -> impl Strategy<Value = FolderState> {
                 last_sync,
                 last_error,
                 pairs,
+                pending_downloads: Default::default(),
             },
         )
 }
