@@ -246,6 +246,46 @@ impl Dovecot {
         PASSWORD
     }
 
+    /// Adds another passwd-file user with the same password as [`Dovecot::user`] and an
+    /// empty maildir (owned by uid 8), e.g. to give each of two clients its own account on
+    /// one server (the benchmark does). Dovecot re-reads the users file when it changes.
+    pub fn add_user(&self, name: &str) -> Result<()> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+            bail!("user name {name:?}: ASCII letters and digits only");
+        }
+        let users = self.dir.path().join("users");
+        let mut text = fs::read_to_string(&users)?;
+        if text.lines().any(|l| l.split(':').next() == Some(name)) {
+            bail!("user {name:?} exists already");
+        }
+        text.push_str(&format!("{name}:{{PLAIN}}{PASSWORD}::::::\n"));
+        let home = self.dir.path().join("mail").join(name);
+        fs::create_dir_all(home.join("Maildir"))?;
+        for d in [home.clone(), home.join("Maildir")] {
+            chown(&d, Some(MAIL_ID), Some(MAIL_ID))
+                .with_context(|| format!("chown {} to {MAIL_ID}:{MAIL_ID}", d.display()))?;
+        }
+        // Atomically, so that a login at the same moment never sees half a file.
+        let new = self.dir.path().join("users.new");
+        fs::write(&new, text)?;
+        fs::rename(&new, &users)?;
+        Ok(())
+    }
+
+    /// The server-side maildir of `user` (one of [`Dovecot::user`] and those added with
+    /// [`Dovecot::add_user`]).
+    pub fn user_maildir_of(&self, user: &str) -> PathBuf {
+        self.dir.path().join("mail").join(user).join("Maildir")
+    }
+
+    /// A logged-in session over implicit TLS as `user` (see [`Dovecot::add_user`]).
+    pub fn session_as(&self, user: &str) -> Result<Session> {
+        let client = connect_tls(self.imaps_port, &self.ca)?;
+        client
+            .login(user, PASSWORD)
+            .map_err(|(e, _)| anyhow!("LOGIN as {user} failed: {e}"))
+    }
+
     /// The user's maildir on the server side (INBOX is its root), for tests that poke at it.
     /// Files written there must end up owned by uid 8 (see [`Dovecot::doveadm`] for indexing).
     pub fn user_maildir(&self) -> PathBuf {

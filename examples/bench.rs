@@ -1,0 +1,513 @@
+//! Benchmark: mailferry against mbsync (isync) on the same mail, side by side.
+//!
+//! `scripts/bench [--size small|medium|large] [--rtt-ms 50] [--runs 3]` installs mbsync
+//! and GNU time when missing, builds mailferry with `--release` and runs this example:
+//! `cargo run --release --example bench -- --mailferry target/release/mailferry [...]`.
+//!
+//! It starts a private Dovecot (implicit TLS, the test certificate, name `localhost`) with
+//! two users seeded with the same deterministic corpus (see `bench/corpus.rs`), one per
+//! tool, and gives each tool its own maildir and state. Then, for each scenario (initial
+//! sync into an empty maildir, no-op re-sync, re-sync after a day of server changes,
+//! re-sync after a day of local changes) and each of `--runs` repetitions, it runs the two
+//! tools in alternation (the order flips every repetition), each under `/usr/bin/time -v`,
+//! and after every run checks both sides of that tool against the model of what they must
+//! hold (content key and flags of every message, folder by folder): a run that skipped,
+//! lost, duplicated or mis-flagged mail fails the benchmark (exit 1) naming what differs.
+//! Finally it prints a table per scenario: medians of wall time, user+system CPU and peak
+//! RSS for each tool, and mailferry/mbsync ratios. `--rtt-ms N` puts a delay proxy
+//! (N/2 ms each way, per chunk, so pipelining still pays) between each tool and the server.
+
+#[allow(dead_code)] // the benchmark uses only part of the test harness
+#[path = "../tests/support/compare.rs"]
+mod compare;
+#[allow(dead_code)]
+#[path = "../tests/support/dovecot.rs"]
+mod dovecot;
+
+#[path = "bench/changes.rs"]
+mod changes;
+#[path = "bench/corpus.rs"]
+mod corpus;
+#[path = "bench/delay.rs"]
+mod delay;
+#[path = "bench/seed.rs"]
+mod seed;
+#[path = "bench/tools.rs"]
+mod tools;
+#[path = "bench/view.rs"]
+mod view;
+
+use anyhow::{Context, Result, bail};
+use changes::{LocalDay, ServerDay};
+use corpus::Size;
+use dovecot::{Dovecot, DovecotOptions};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tools::{Kind, Measure, Tool};
+use view::{FarView, Model, NearView};
+
+const USAGE: &str = "usage: cargo run --release --example bench -- --mailferry PATH \
+[--mbsync PATH] [--size small|medium|large] [--rtt-ms N] [--runs N] \
+[--scenarios initial,noop,server,local] [--work DIR]";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: FAILED: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scenario {
+    Initial,
+    Noop,
+    Server,
+    Local,
+}
+
+impl Scenario {
+    const ALL: [Scenario; 4] = [
+        Scenario::Initial,
+        Scenario::Noop,
+        Scenario::Server,
+        Scenario::Local,
+    ];
+
+    fn id(self) -> &'static str {
+        match self {
+            Scenario::Initial => "initial",
+            Scenario::Noop => "noop",
+            Scenario::Server => "server",
+            Scenario::Local => "local",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Scenario::Initial => "initial sync (empty maildir)",
+            Scenario::Noop => "no-op re-sync",
+            Scenario::Server => "re-sync after a day of server changes",
+            Scenario::Local => "re-sync after local changes",
+        }
+    }
+}
+
+struct Options {
+    mailferry: PathBuf,
+    mbsync: PathBuf,
+    size: Size,
+    rtt_ms: u64,
+    runs: usize,
+    scenarios: Vec<Scenario>,
+    work: PathBuf,
+}
+
+fn parse_options() -> Result<Options> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut mailferry = None;
+    let mut mbsync = PathBuf::from("mbsync");
+    let mut size = Size::Small;
+    let mut rtt_ms = 0;
+    let mut runs = 3;
+    let mut scenarios = Scenario::ALL.to_vec();
+    let mut work = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .with_context(|| format!("{arg} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--mailferry" => mailferry = Some(PathBuf::from(value()?)),
+            "--mbsync" => mbsync = PathBuf::from(value()?),
+            "--size" => {
+                let v = value()?;
+                size = Size::parse(&v)
+                    .with_context(|| format!("--size {v:?}: small, medium or large"))?;
+            }
+            "--rtt-ms" => rtt_ms = value()?.parse().context("--rtt-ms: a whole number")?,
+            "--runs" => {
+                runs = value()?.parse().context("--runs: a whole number")?;
+                if !(1..=100).contains(&runs) {
+                    bail!("--runs: 1 to 100");
+                }
+            }
+            "--scenarios" => {
+                let v = value()?;
+                scenarios = Vec::new();
+                for id in v.split(',') {
+                    let s = Scenario::ALL
+                        .into_iter()
+                        .find(|s| s.id() == id)
+                        .with_context(|| format!("--scenarios: unknown {id:?}\n{USAGE}"))?;
+                    scenarios.push(s);
+                }
+                scenarios.sort_by_key(|s| Scenario::ALL.iter().position(|a| a == s));
+                scenarios.dedup();
+            }
+            "--work" => work = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    let mailferry = mailferry.context(USAGE)?;
+    let mailferry = fs::canonicalize(&mailferry)
+        .with_context(|| format!("mailferry binary {}", mailferry.display()))?;
+    let work = work.unwrap_or_else(|| repo.join("target").join("bench").join(size.name()));
+    Ok(Options {
+        mailferry,
+        mbsync: find_program(&mbsync)?,
+        size,
+        rtt_ms,
+        runs,
+        scenarios,
+        work,
+    })
+}
+
+/// A program on PATH (or a path to one).
+fn find_program(p: &Path) -> Result<PathBuf> {
+    if p.components().count() > 1 {
+        return Ok(p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        if dir.join(p).is_file() {
+            return Ok(dir.join(p));
+        }
+    }
+    bail!(
+        "`{}` is not installed (apt-get install -y isync, as scripts/bench does)",
+        p.display()
+    )
+}
+
+/// The machine, for the report: CPU count and model.
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cpus} CPUs (nproc), {model}")
+}
+
+/// Per tool: what its two sides held at the last check.
+struct Sides {
+    far: FarView,
+    near: NearView,
+}
+
+/// Results: per scenario, per tool (mailferry, mbsync), every run.
+type Results = Vec<(Scenario, String, [Vec<Measure>; 2])>;
+
+fn run() -> Result<()> {
+    let opts = parse_options()?;
+    if !Path::new("/usr/bin/time").is_file() {
+        bail!("/usr/bin/time is not installed (apt-get install -y time, as scripts/bench does)");
+    }
+    let mbsync_version = std::process::Command::new(&opts.mbsync)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    if opts.work.exists() {
+        fs::remove_dir_all(&opts.work)
+            .with_context(|| format!("removing {}", opts.work.display()))?;
+    }
+    fs::create_dir_all(&opts.work)?;
+
+    let started = Instant::now();
+    eprintln!("bench: starting Dovecot");
+    let server = Dovecot::start(DovecotOptions::default())?;
+    let users = ["ferry", "isync"];
+    for u in users {
+        server.add_user(u)?;
+    }
+    eprintln!("bench: writing the {} corpus", opts.size.name());
+    let seeded = seed::seed(&server, &users, opts.size)?;
+    let mut model = seeded.model;
+    let total = view::count(&model);
+    eprintln!(
+        "bench: {total} messages in {} folders, {:.1} MB (largest {:.1} MB), in {:.1} s; \
+         indexing and checking the server",
+        seeded.folders,
+        seeded.bytes as f64 / 1e6,
+        seeded.largest as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    let mut sides = Vec::new();
+    for u in users {
+        let far = view::far_view(&server, u)?;
+        view::check(&format!("the server ({u}) after seeding"), &far, &model)
+            .context("the benchmark's own seeding is wrong")?;
+        sides.push(Sides {
+            far,
+            near: NearView::new(),
+        });
+    }
+
+    let proxy = if opts.rtt_ms > 0 {
+        let one_way = Duration::from_micros(opts.rtt_ms * 500);
+        Some(delay::DelayProxy::start(server.imaps_port(), one_way)?)
+    } else {
+        None
+    };
+    let port = proxy
+        .as_ref()
+        .map_or(server.imaps_port(), delay::DelayProxy::port);
+    let tools = [
+        Tool {
+            kind: Kind::Mailferry,
+            binary: opts.mailferry.clone(),
+            user: users[0].into(),
+            dir: opts.work.join("mailferry"),
+        },
+        Tool {
+            kind: Kind::Mbsync,
+            binary: opts.mbsync.clone(),
+            user: users[1].into(),
+            dir: opts.work.join("mbsync"),
+        },
+    ];
+    for t in &tools {
+        t.write_config(&server, port)?;
+    }
+    // After deleting a maildir: long enough for the disk's discards to pass.
+    let wipe_pause = Duration::from_millis(1000 + (seeded.bytes / 100_000).min(9000));
+
+    let header = format!(
+        "size {} ({total} messages, {} folders, {:.0} MB), round trip {} ms, median of {} \
+         run(s); {}; mailferry {}, {mbsync_version}",
+        opts.size.name(),
+        seeded.folders,
+        seeded.bytes as f64 / 1e6,
+        opts.rtt_ms,
+        opts.runs,
+        machine(),
+        env!("CARGO_PKG_VERSION"),
+    );
+    let mut results: Results = Vec::new();
+    let mut ctx = Ctx {
+        server: &server,
+        tools: &tools,
+        sides: &mut sides,
+        wipe_pause,
+    };
+    if !opts.scenarios.contains(&Scenario::Initial) {
+        eprintln!("bench: first syncs (not measured)");
+        for ti in 0..2 {
+            ctx.one_run(ti, "warm-up", &model, |tool, _| tool.wipe())?;
+        }
+    }
+    let outcome = run_scenarios(&opts, &mut ctx, &mut model, &mut results);
+    drop(proxy);
+    let report = report(&header, &results);
+    println!("{report}");
+    fs::write(opts.work.join("report.md"), &report)?;
+    outcome?;
+    eprintln!(
+        "bench: done in {:.0} s; report also in {}",
+        started.elapsed().as_secs_f64(),
+        opts.work.join("report.md").display()
+    );
+    Ok(())
+}
+
+struct Ctx<'a> {
+    server: &'a Dovecot,
+    tools: &'a [Tool; 2],
+    sides: &'a mut Vec<Sides>,
+    wipe_pause: Duration,
+}
+
+impl Ctx<'_> {
+    /// Prepares (`prepare` gets the tool and its sides), runs one tool, then checks both
+    /// of its sides against `expected`.
+    fn one_run(
+        &mut self,
+        ti: usize,
+        label: &str,
+        expected: &Model,
+        prepare: impl FnOnce(&Tool, &Sides) -> Result<()>,
+    ) -> Result<Measure> {
+        let tool = &self.tools[ti];
+        prepare(tool, &self.sides[ti])
+            .with_context(|| format!("preparing {} for {label}", tool.name()))?;
+        tools::settle(Duration::from_millis(300));
+        let m = tool.run(label)?;
+        let far = view::far_view(self.server, &tool.user)?;
+        let what = format!("after {}'s {label}", tool.name());
+        view::check(&format!("{what}: the server"), &far, expected)?;
+        let near = view::near_view(&tool.maildir(), tool.mutf7())?;
+        view::check(&format!("{what}: the maildir"), &near, expected)?;
+        self.sides[ti] = Sides { far, near };
+        eprintln!(
+            "bench: {:<9} {label:<12} wall {:>7.2} s  cpu {:>7.2} s  rss {:>7.1} MiB  (checked)",
+            tool.name(),
+            m.wall,
+            m.cpu,
+            m.rss_kb as f64 / 1024.0
+        );
+        Ok(m)
+    }
+}
+
+fn run_scenarios(
+    opts: &Options,
+    ctx: &mut Ctx,
+    model: &mut Model,
+    results: &mut Results,
+) -> Result<()> {
+    for &scenario in &opts.scenarios {
+        eprintln!("bench: scenario {}", scenario.title());
+        let mut runs: [Vec<Measure>; 2] = [Vec::new(), Vec::new()];
+        let mut detail = String::new();
+        for rep in 0..opts.runs {
+            let label = format!("{}-{}", scenario.id(), rep + 1);
+            // The order flips each repetition, so neither tool always goes first.
+            let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
+            let outcome = match scenario {
+                Scenario::Initial | Scenario::Noop => {
+                    let mut out = Ok(());
+                    for ti in order {
+                        let pause = ctx.wipe_pause;
+                        let m = ctx.one_run(ti, &label, model, |tool, _| {
+                            if scenario == Scenario::Initial {
+                                tool.wipe()?;
+                                tools::settle(pause);
+                            }
+                            Ok(())
+                        });
+                        match m {
+                            Ok(m) => runs[ti].push(m),
+                            Err(e) => {
+                                out = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    out
+                }
+                Scenario::Server => {
+                    let (day, next) = ServerDay::plan(model, rep);
+                    detail = day.summary();
+                    let mut out = Ok(());
+                    for ti in order {
+                        let server = ctx.server;
+                        let m = ctx.one_run(ti, &label, &next, |tool, sides| {
+                            day.apply(server, &tool.user, &sides.far)
+                        });
+                        match m {
+                            Ok(m) => runs[ti].push(m),
+                            Err(e) => {
+                                out = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    *model = next;
+                    out
+                }
+                Scenario::Local => {
+                    let (day, next) = LocalDay::plan(model, rep);
+                    detail = day.summary();
+                    let mut out = Ok(());
+                    for ti in order {
+                        let m = ctx.one_run(ti, &label, &next, |tool, sides| {
+                            day.apply(&tool.maildir(), tool.mutf7(), &sides.near, rep)
+                        });
+                        match m {
+                            Ok(m) => runs[ti].push(m),
+                            Err(e) => {
+                                out = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    *model = next;
+                    out
+                }
+            };
+            if let Err(e) = outcome {
+                results.push((scenario, detail, runs));
+                return Err(e);
+            }
+        }
+        results.push((scenario, detail, runs));
+    }
+    Ok(())
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    })
+}
+
+/// A row of the report: its name, how to get it from a run, decimals shown.
+type Metric = (&'static str, fn(&Measure) -> f64, usize);
+
+/// The Markdown report: a table per scenario.
+fn report(header: &str, results: &Results) -> String {
+    let mut out = format!("# mailferry vs mbsync\n\n{header}\n");
+    for (scenario, detail, runs) in results {
+        let _ = write!(out, "\n## {}", scenario.title());
+        if !detail.is_empty() {
+            let _ = write!(out, " (last day: {detail})");
+        }
+        let _ = writeln!(
+            out,
+            "\n\n| median | mailferry | mbsync | mailferry/mbsync |\n|---|---:|---:|---:|"
+        );
+        let metrics: [Metric; 3] = [
+            ("wall (s)", |m| m.wall, 2),
+            ("CPU user+sys (s)", |m| m.cpu, 2),
+            ("peak RSS (MiB)", |m| m.rss_kb as f64 / 1024.0, 1),
+        ];
+        for (name, get, digits) in metrics {
+            let a = median(&runs[0].iter().map(get).collect::<Vec<_>>());
+            let b = median(&runs[1].iter().map(get).collect::<Vec<_>>());
+            let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
+            let ratio = match (a, b) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+                _ => "-".to_string(),
+            };
+            let _ = writeln!(out, "| {name} | {} | {} | {ratio} |", show(a), show(b));
+        }
+        let walls = |ms: &[Measure]| {
+            ms.iter()
+                .map(|m| format!("{:.2}", m.wall))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let _ = writeln!(
+            out,
+            "\nwall of each run (s): mailferry {}; mbsync {}",
+            walls(&runs[0]),
+            walls(&runs[1])
+        );
+    }
+    out
+}

@@ -1,0 +1,219 @@
+//! The two contenders: their configs, their directories, and one measured run each under
+//! `/usr/bin/time -v` (user and system CPU, peak RSS; wall time from our own clock).
+
+use crate::dovecot::Dovecot;
+use anyhow::{Context, Result, bail};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Mailferry,
+    Mbsync,
+}
+
+/// One contender: its binary, its server user, and its own maildir, state and config.
+pub struct Tool {
+    pub kind: Kind,
+    pub binary: PathBuf,
+    /// Its server account (each tool has its own, seeded identically).
+    pub user: String,
+    /// Its working directory: config, logs, maildir, state.
+    pub dir: PathBuf,
+}
+
+/// One measured run.
+#[derive(Clone, Copy, Debug)]
+pub struct Measure {
+    pub wall: f64,
+    pub cpu: f64,
+    pub rss_kb: u64,
+}
+
+impl Tool {
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Mailferry => "mailferry",
+            Kind::Mbsync => "mbsync",
+        }
+    }
+
+    /// The near maildir root.
+    pub fn maildir(&self) -> PathBuf {
+        self.dir.join("Mail")
+    }
+
+    /// Whether the tool names folders on disk in modified UTF-7 (mbsync 1.4 does;
+    /// mailferry's default `folder_names = "utf8"` does not).
+    pub fn mutf7(&self) -> bool {
+        self.kind == Kind::Mbsync
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.join(match self.kind {
+            Kind::Mailferry => "config.toml",
+            Kind::Mbsync => "mbsyncrc",
+        })
+    }
+
+    /// Writes the config for a server reached at `localhost:port` (the server itself, or
+    /// the delay proxy in front of it).
+    pub fn write_config(&self, d: &Dovecot, port: u16) -> Result<()> {
+        fs::create_dir_all(&self.dir)?;
+        let ca = d.ca_file().display().to_string();
+        let text = match self.kind {
+            // jobs and connections: the defaults.
+            Kind::Mailferry => format!(
+                r#"# Written by examples/bench.rs.
+[general]
+state_dir = {state}
+
+[account.bench]
+host = "localhost"
+port = {port}
+tls = "implicit"
+ca_file = {ca}
+user = {user}
+password = {password}
+
+[channel.bench]
+account = "bench"
+maildir = {maildir}
+layout = "verbatim"
+folders = ["*"]
+create = "both"
+expunge = "both"
+"#,
+                state = toml_str(&self.dir.join("state").display().to_string()),
+                ca = toml_str(&ca),
+                user = toml_str(&self.user),
+                password = toml_str(d.password()),
+                maildir = toml_str(&self.maildir().display().to_string()),
+            ),
+            Kind::Mbsync => format!(
+                r#"# Written by examples/bench.rs.
+FSync yes
+
+IMAPAccount bench
+Host localhost
+Port {port}
+User {user}
+Pass {password}
+SSLType IMAPS
+CertificateFile {ca}
+
+IMAPStore far
+Account bench
+
+MaildirStore near
+Path {maildir}/
+Inbox {maildir}/INBOX
+SubFolders Verbatim
+
+Channel bench
+Far :far:
+Near :near:
+Patterns *
+Sync All
+Create Both
+Expunge Both
+SyncState *
+"#,
+                user = self.user,
+                password = d.password(),
+                maildir = self.maildir().display(),
+            ),
+        };
+        fs::write(self.config(), text)?;
+        fs::set_permissions(self.config(), fs::Permissions::from_mode(0o600))?;
+        Ok(())
+    }
+
+    /// Removes the maildir and the state, and makes an empty maildir root (mbsync wants
+    /// its `Path` to exist): the next run is a first sync.
+    pub fn wipe(&self) -> Result<()> {
+        for d in [self.maildir(), self.dir.join("state")] {
+            if d.exists() {
+                fs::remove_dir_all(&d).with_context(|| format!("removing {}", d.display()))?;
+            }
+        }
+        fs::create_dir_all(self.maildir())?;
+        Ok(())
+    }
+
+    /// One sync, measured. Fails (with the end of the tool's output) unless it exits 0.
+    pub fn run(&self, label: &str) -> Result<Measure> {
+        let time_out = self.dir.join("time.txt");
+        let log = self.dir.join(format!("{label}.log"));
+        let mut cmd = Command::new("/usr/bin/time");
+        cmd.arg("-v").arg("-o").arg(&time_out).arg(&self.binary);
+        match self.kind {
+            Kind::Mailferry => cmd.arg("-q").arg("-c").arg(self.config()).arg("sync"),
+            Kind::Mbsync => cmd.arg("-q").arg("-c").arg(self.config()).arg("-a"),
+        };
+        let log_file = fs::File::create(&log)?;
+        let started = Instant::now();
+        let status = cmd
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .status()
+            .context("running /usr/bin/time")?;
+        let wall = started.elapsed().as_secs_f64();
+        if !status.success() {
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            bail!(
+                "{} failed ({status}) in {label}; the end of its output ({}):\n{}",
+                self.name(),
+                log.display(),
+                tail.join("\n")
+            );
+        }
+        let text = fs::read_to_string(&time_out)
+            .with_context(|| format!("reading {}", time_out.display()))?;
+        let (cpu, rss_kb) = parse_time(&text)
+            .with_context(|| format!("parsing /usr/bin/time -v output:\n{text}"))?;
+        Ok(Measure { wall, cpu, rss_kb })
+    }
+}
+
+/// User + system seconds and peak RSS (KiB) from `/usr/bin/time -v`.
+fn parse_time(text: &str) -> Option<(f64, u64)> {
+    let field = |name: &str| -> Option<&str> {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(str::trim)
+    };
+    let user: f64 = field("User time (seconds):")?.parse().ok()?;
+    let sys: f64 = field("System time (seconds):")?.parse().ok()?;
+    let rss: u64 = field("Maximum resident set size (kbytes):")?.parse().ok()?;
+    Some((user + sys, rss))
+}
+
+/// A TOML basic string.
+fn toml_str(s: &str) -> String {
+    let mut out = String::from('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Flushes dirty pages and waits a little, so what a previous step wrote or deleted (a
+/// discard-mounted disk slows writes for seconds after big deletes) does not land in the
+/// next timed run.
+pub fn settle(pause: std::time::Duration) {
+    let _ = Command::new("sync").status();
+    std::thread::sleep(pause);
+}
