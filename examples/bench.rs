@@ -23,6 +23,8 @@ mod compare;
 #[allow(dead_code)]
 #[path = "../tests/support/dovecot.rs"]
 mod dovecot;
+#[path = "../tests/support/mailtext.rs"]
+mod mailtext;
 
 #[path = "bench/changes.rs"]
 mod changes;

@@ -6,4 +6,5 @@ pub mod compare;
 pub mod corpus;
 pub mod dovecot;
 pub mod fake_imap;
+pub mod mailtext;
 pub mod proxy;
