@@ -108,7 +108,12 @@ pub fn prepare(
 
     let mut keys = Keys::default();
     let (far_unpaired, near_unpaired) = plan::unpaired(&far_listing, &near_listing, &state);
-    if !far_unpaired.is_empty() && !near_unpaired.is_empty() {
+    // A begun upload whose near original is gone is looked for among far copies by key.
+    let orphan_upload = state
+        .pending_uploads
+        .keys()
+        .any(|id| !near_listing.messages.iter().any(|m| &m.id == id));
+    if !far_unpaired.is_empty() && (!near_unpaired.is_empty() || orphan_upload) {
         let uids: Vec<FarUid> = far_unpaired.iter().map(|m| m.uid).collect();
         keys.far = session.pair_keys(&uids)?.into_iter().collect();
         for message in near_unpaired {
@@ -330,6 +335,12 @@ impl Executor<'_> {
                     self.record(Record::Forget { uid: *uid })?;
                     done.push(step.clone());
                 }
+                Step::ForgetUpload { near_id } => {
+                    self.record(Record::ForgetUpload {
+                        near_id: near_id.clone(),
+                    })?;
+                    done.push(step.clone());
+                }
                 Step::SetBase { uid, flags } => {
                     self.record(Record::Base {
                         uid: *uid,
@@ -507,6 +518,7 @@ impl Executor<'_> {
             self.record(Record::IntendUpload {
                 near_id: near_id.clone(),
                 uid_next,
+                key: Some(crate::pairkey::pair_key_from_header(&body)),
             })?;
             match self
                 .session

@@ -12,11 +12,11 @@
 //! and nowhere else:
 //! - a run cut after copying a message but before journaling the pair leaves two
 //!   unpaired copies; the next run pairs them (a download by the near id its intent
-//!   recorded, an upload by Message-ID). If the user deletes a download's far original
-//!   first, the copy is deleted too; but if the user deletes the copy, or an upload's
-//!   original, the other is copied back (`may_return`: nothing is lost, a deletion is
-//!   undone); and the pair's base flags are then what both copies share, so a flag one
-//!   side dropped meanwhile comes back;
+//!   recorded, an upload by Message-ID). If the user deletes the original first, the
+//!   copy is deleted too (the intent names it: its near id, or the UIDNEXT and key of an
+//!   upload); but if the user deletes the copy, the original is copied again
+//!   (`may_return`: nothing is lost, a deletion is undone); and the pair's base flags
+//!   are then what both copies share, so a flag one side dropped meanwhile comes back;
 //! - a run cut after changing a pair's flags on one side but before journaling the new
 //!   base leaves that side looking changed by the user; a flag the user then changes
 //!   back on the other side loses to it (`changed_half_synced`).

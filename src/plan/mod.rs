@@ -69,6 +69,8 @@ pub enum Step {
     },
     /// Drop a pair both of whose copies are gone.
     Forget { uid: FarUid },
+    /// Drop the record of a begun upload that needs no more attention.
+    ForgetUpload { near_id: NearId },
     /// Record new agreed flags (both sides already agree).
     SetBase { uid: FarUid, flags: Flags },
     /// Copy a far message to the near side with these flags.
@@ -256,6 +258,40 @@ pub fn plan(
             }
         }
     }
+    // Uploads a cut run began whose near original is gone now: a far copy (at or above
+    // the UIDNEXT seen before the APPEND, with the same key) is deleted, not downloaded.
+    if valid {
+        for (near_id, (uid_next, key)) in &state.pending_uploads {
+            if near_by_id.contains_key(near_id) {
+                continue; // still there: paired by key, or uploaded again
+            }
+            let copy = far_unpaired
+                .iter()
+                .position(|m| m.uid.0 >= *uid_next && keys.far.get(&m.uid) == Some(key));
+            match copy {
+                // Never downloaded back; deleted when this run may write far.
+                Some(i) => {
+                    let f = far_unpaired.remove(i);
+                    if options.write_far {
+                        builder.steps.push(Step::Pair {
+                            uid: f.uid,
+                            near_id: near_id.clone(),
+                            flags: f.flags,
+                        });
+                        builder.steps.push(Step::DeleteFar {
+                            uid: f.uid,
+                            near_id: Some(near_id.clone()),
+                            reason: DeleteReason::Propagated,
+                            forget: true,
+                        });
+                    }
+                }
+                None => builder.steps.push(Step::ForgetUpload {
+                    near_id: near_id.clone(),
+                }),
+            }
+        }
+    }
     // Unpaired messages with the same key on both sides are the same message: pair them
     // (first sync, a new UIDVALIDITY, or a copy whose journal record was lost).
     let mut near_by_key: HashMap<&PairKey, VecDeque<&NearMessage>> = HashMap::new();
@@ -299,6 +335,19 @@ pub fn plan(
     }
 
     let mut steps = builder.steps;
+    // A begun upload whose near original is purged now needs no more attention.
+    let purged_pending: Vec<Step> = steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::DeleteNear {
+                uid: None, near_id, ..
+            } if state.pending_uploads.contains_key(near_id) => Some(Step::ForgetUpload {
+                near_id: near_id.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    steps.extend(purged_pending);
     let mut too_large = Vec::new();
     steps.retain(|step| match step {
         Step::Download { uid, size, .. } => {
@@ -546,7 +595,10 @@ fn is_purge_partner(step: &Step, steps: &[Step]) -> bool {
 /// near ones so that a pair is dropped only by its last deletion.
 fn step_order(step: &Step) -> u8 {
     match step {
-        Step::Forget { .. } | Step::Pair { .. } | Step::SetBase { .. } => 0,
+        Step::Forget { .. }
+        | Step::ForgetUpload { .. }
+        | Step::Pair { .. }
+        | Step::SetBase { .. } => 0,
         Step::SyncFlags { .. } => 1,
         Step::Download { .. } => 2,
         Step::Upload { .. } => 3,

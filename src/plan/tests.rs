@@ -764,3 +764,72 @@ fn a_cut_download_whose_copy_never_landed_downloads_again_or_is_forgotten() {
     let p = run(&far(&[]), &near(&[]), &st, both());
     assert_eq!(p.steps, vec![Step::Forget { uid: FarUid(5) }]);
 }
+
+fn pending_upload(st: &mut FolderState, near_id: &str, uid_next: u32, key: &str) {
+    st.pending_uploads
+        .insert(id(near_id), (uid_next, PairKey(key.to_string())));
+}
+
+#[test]
+fn a_cut_upload_whose_original_was_deleted_deletes_the_far_copy_instead_of_downloading_it() {
+    let mut st = state(&[(1, "old", "")]);
+    pending_upload(&mut st, "gone", 5, "k");
+    let keys = Keys {
+        far: [
+            (FarUid(4), PairKey("k".into())),
+            (FarUid(6), PairKey("k".into())),
+        ]
+        .into(),
+        near: Default::default(),
+    };
+    let far_l = far(&[(1, ""), (4, ""), (6, "S")]);
+    let p = plan(&far_l, &near(&[("old", "")]), &st, &keys, &both());
+    assert_eq!(
+        p.steps,
+        vec![
+            Step::Pair {
+                uid: FarUid(6),
+                near_id: id("gone"),
+                flags: f("S")
+            },
+            Step::Download {
+                uid: FarUid(4),
+                flags: f(""),
+                size: 100
+            },
+            Step::DeleteFar {
+                uid: FarUid(6),
+                near_id: Some(id("gone")),
+                reason: DeleteReason::Propagated,
+                forget: true
+            },
+        ],
+        "UID 4 is below the recorded UIDNEXT, so it is not the copy"
+    );
+    let p = plan(&far_l, &near(&[("old", "")]), &st, &keys, &pull());
+    assert_eq!(
+        p.steps,
+        vec![Step::Download {
+            uid: FarUid(4),
+            flags: f(""),
+            size: 100
+        }],
+        "under --pull the copy is left alone, not downloaded back"
+    );
+}
+
+#[test]
+fn a_cut_upload_with_no_far_copy_is_forgotten_or_uploaded_again() {
+    let mut st = state(&[]);
+    pending_upload(&mut st, "n", 1, "k");
+    let p = run(&far(&[]), &near(&[]), &st, both());
+    assert_eq!(p.steps, vec![Step::ForgetUpload { near_id: id("n") }]);
+    let p = run(&far(&[]), &near(&[("n", "")]), &st, both());
+    assert_eq!(
+        p.steps,
+        vec![Step::Upload {
+            near_id: id("n"),
+            flags: f("")
+        }]
+    );
+}

@@ -138,7 +138,10 @@ impl FolderReport {
     pub fn add_steps<'a>(&mut self, steps: impl IntoIterator<Item = &'a Step>) {
         for step in steps {
             match step {
-                Step::Pair { .. } | Step::Forget { .. } | Step::SetBase { .. } => {}
+                Step::Pair { .. }
+                | Step::Forget { .. }
+                | Step::ForgetUpload { .. }
+                | Step::SetBase { .. } => {}
                 Step::Download { uid, flags, .. } => self.actions.push(Action::Download {
                     far_uid: uid.0,
                     flags: flags.to_maildir(),

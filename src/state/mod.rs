@@ -7,7 +7,7 @@ pub mod lock;
 pub mod store;
 
 use crate::flags::Flags;
-use crate::model::{FarUid, NearId, UidValidity};
+use crate::model::{FarUid, NearId, PairKey, UidValidity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -38,6 +38,12 @@ pub struct FolderState {
     /// than uploading it back.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending_downloads: BTreeMap<FarUid, NearId>,
+    /// Uploads begun but not known to have finished: near id -> (the far UIDNEXT before
+    /// the APPEND, the message's pairing key). If the near original is gone by the next
+    /// run, a far copy at or above that UIDNEXT with that key is deleted rather than
+    /// downloaded back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending_uploads: BTreeMap<NearId, (u32, PairKey)>,
 }
 
 /// One paired message: its near id and the flags both sides last agreed on.
@@ -68,8 +74,16 @@ pub enum Record {
     UidValidity(UidValidity),
     /// About to download far `uid` as near `near_id`.
     IntendDownload { uid: FarUid, near_id: NearId },
-    /// About to APPEND near `near_id`; the far UIDNEXT before it was `uid_next`.
-    IntendUpload { near_id: NearId, uid_next: u32 },
+    /// About to APPEND near `near_id`; the far UIDNEXT before it was `uid_next`; `key`
+    /// identifies the copy.
+    IntendUpload {
+        near_id: NearId,
+        uid_next: u32,
+        #[serde(default)]
+        key: Option<PairKey>,
+    },
+    /// A begun upload needs no more attention.
+    ForgetUpload { near_id: NearId },
     /// About to delete or change flags of messages; the outcome follows.
     IntendChange { op: String, uids: Vec<FarUid> },
     /// The two copies are paired with these agreed flags.
@@ -92,17 +106,31 @@ pub fn apply(state: &mut FolderState, record: &Record) {
             state.uid_validity = Some(*validity);
             state.pairs.clear();
             state.pending_downloads.clear();
+            state.pending_uploads.clear();
         }
         Record::IntendDownload { uid, near_id } => {
             state.pending_downloads.insert(*uid, near_id.clone());
         }
-        Record::IntendUpload { .. } | Record::IntendChange { .. } => {}
+        Record::IntendUpload {
+            near_id,
+            uid_next,
+            key: Some(key),
+        } => {
+            state
+                .pending_uploads
+                .insert(near_id.clone(), (*uid_next, key.clone()));
+        }
+        Record::IntendUpload { key: None, .. } | Record::IntendChange { .. } => {}
+        Record::ForgetUpload { near_id } => {
+            state.pending_uploads.remove(near_id);
+        }
         Record::Pair {
             uid,
             near_id,
             flags,
         } => {
             state.pending_downloads.remove(uid);
+            state.pending_uploads.remove(near_id);
             state.pairs.insert(
                 *uid,
                 Pairing {

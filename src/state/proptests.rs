@@ -46,6 +46,7 @@ fn state() -> impl Strategy<Value = FolderState> {
                 last_error,
                 pairs,
                 pending_downloads: Default::default(),
+                pending_uploads: Default::default(),
             },
         )
 }
@@ -54,8 +55,11 @@ fn record() -> impl Strategy<Value = Record> {
     prop_oneof![
         any::<u32>().prop_map(|v| Record::UidValidity(UidValidity(v))),
         (uid(), near_id()).prop_map(|(uid, near_id)| Record::IntendDownload { uid, near_id }),
-        (near_id(), any::<u32>())
-            .prop_map(|(near_id, uid_next)| Record::IntendUpload { near_id, uid_next }),
+        (near_id(), any::<u32>()).prop_map(|(near_id, uid_next)| Record::IntendUpload {
+            near_id,
+            uid_next,
+            key: None
+        }),
         (any::<String>(), proptest::collection::vec(uid(), 0..4))
             .prop_map(|(op, uids)| Record::IntendChange { op, uids }),
         (uid(), near_id(), flags()).prop_map(|(uid, near_id, flags)| Record::Pair {
