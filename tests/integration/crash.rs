@@ -199,7 +199,7 @@ fn kill_9_at_many_moments_loses_and_duplicates_nothing() {
 
     let mut delays = Delays(0x5eed_0001);
     let mut kills = 0;
-    for _ in 0..30 {
+    for _ in 0..60 {
         kills += usize::from(sync_and_kill(&env, delays.next(30, 600)));
         if kills == 14 {
             break;
@@ -249,8 +249,9 @@ fn kill_9_at_many_moments_loses_and_duplicates_nothing() {
             std::fs::remove_file(path).unwrap();
         }
     }
-    for _ in 0..30 {
-        kills += usize::from(sync_and_kill(&env, delays.next(20, 300)));
+    // Runs get shorter as the work is done; short delays keep landing inside them.
+    for _ in 0..120 {
+        kills += usize::from(sync_and_kill(&env, delays.next(5, 250)));
         if kills == 24 {
             break;
         }
