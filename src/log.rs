@@ -1,4 +1,4 @@
-//! Log lines on stderr, filtered by the run's verbosity (-q, default, -v, -vv). Nothing
+//! Log lines on stderr, filtered by the run's verbosity (-q, default, -v, -vv, -vvv). Nothing
 //! logged here ever carries a password: callers pass only names, counts and errors.
 
 use std::sync::atomic::{AtomicI8, Ordering};
@@ -29,6 +29,13 @@ pub fn warn(message: &str) {
 /// A per-folder decision: printed with -v.
 pub fn folder(message: &str) {
     if verbosity() >= 1 {
+        eprintln!("mailferry: {message}");
+    }
+}
+
+/// A line of the IMAP conversation (secrets already masked): printed with -vvv.
+pub fn trace(message: &str) {
+    if verbosity() >= 3 {
         eprintln!("mailferry: {message}");
     }
 }
