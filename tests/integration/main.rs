@@ -9,5 +9,6 @@ mod faults;
 mod guard;
 mod harness;
 mod hostile;
+mod output;
 mod security;
 mod sync;
