@@ -1,7 +1,7 @@
 //! What a run prints: progress bars on a terminal (driven under a pseudo-terminal with
 //! `script` from util-linux), none in piped output (no carriage return, no escape
 //! sequence), nothing at all from a successful `-q` run, and the summary with the
-//! elapsed time otherwise.
+//! elapsed time otherwise; and the README's crontab line, run as cron would.
 
 use super::faults::run_bounded;
 use super::sync::{Env, small_corpus, write_near};
@@ -110,4 +110,60 @@ fn a_quiet_run_prints_nothing_at_all_unless_it_fails() {
     let run = run_bounded(&env, &["-q", "sync"]);
     assert_eq!(run.code, Some(2), "{run}");
     assert!(run.stderr.contains("bogus"), "{run}");
+}
+
+/// The crontab line of README.md, without its schedule.
+fn readme_cron_command() -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("```crontab\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README.md has a crontab block");
+    let line = block.trim();
+    assert_eq!(line.lines().count(), 1, "{block}");
+    // Five schedule fields, then the command (no % in it: cron would cut the line there).
+    let command: Vec<&str> = line.splitn(6, ' ').collect();
+    assert_eq!(command.len(), 6, "{line}");
+    assert!(!command[5].contains('%'), "{line}");
+    command[5].to_string()
+}
+
+#[test]
+fn the_readme_crontab_line_is_silent_on_success_and_on_a_held_lock() {
+    let command = readme_cron_command();
+    let env = env_with_work();
+    // $HOME/.cargo/bin/mailferry, as `cargo install` puts it.
+    let home = env.dir.path().join("home");
+    std::fs::create_dir_all(home.join(".cargo/bin")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_mailferry"),
+        home.join(".cargo/bin/mailferry"),
+    )
+    .unwrap();
+    let cron = || {
+        let out = Command::new("timeout")
+            .args(["120", "sh", "-c", &command])
+            .env("HOME", &home)
+            .env("MAILFERRY_CONFIG", env.config())
+            .env_remove("MAILFERRY_FAILPOINT")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    assert_eq!(cron(), "", "a successful sync mails nothing");
+    assert_eq!(env.assert_converged("INBOX"), 15);
+    // Another mailferry holds the lock: exit 75, skipped quietly.
+    let held = mailferry::state::lock::try_lock(&env.state_dir(), "test").unwrap();
+    assert!(matches!(held, mailferry::state::lock::LockOutcome::Held(_)));
+    assert_eq!(env.run(&["-q", "sync"]).status.code(), Some(75));
+    assert_eq!(cron(), "", "a held lock mails nothing");
+    drop(held);
+    // A real problem is mailed.
+    std::fs::write(env.config(), "[general]\nbogus = 1\n").unwrap();
+    let mail = cron();
+    assert!(mail.contains("bogus"), "{mail}");
 }
