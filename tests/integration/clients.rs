@@ -1,0 +1,79 @@
+//! Mail clients at work between syncs: a message moved by a client from one folder to
+//! another (the file renamed from one folder's `cur/` into another's, keeping its name, as
+//! mutt, neomutt and aerc do) syncs as a move on the server.
+
+use super::sync::{Env, assert_nothing_planned, folder_report, near_files, small_corpus};
+use crate::support::compare::message_key;
+use crate::support::dovecot::DovecotOptions;
+use std::fs;
+use std::path::PathBuf;
+
+/// A near file of `folder` whose flags (after `:2,`) are exactly `flags`.
+fn file_with_flags(env: &Env, folder: &str, flags: &str) -> PathBuf {
+    near_files(&env.near_dir(folder))
+        .into_iter()
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.split_once(":2,"))
+                .is_some_and(|(_, f)| f == flags)
+        })
+        .unwrap_or_else(|| panic!("no file with flags {flags:?} in {folder}"))
+}
+
+#[test]
+fn a_message_moved_between_folders_by_a_mail_client_moves_on_the_server() {
+    for layout in ["verbatim", "maildir++"] {
+        let env = Env::new(DovecotOptions::default(), layout);
+        env.seed(&small_corpus());
+        env.sync(&[], 0);
+        assert_eq!(env.assert_converged("INBOX"), 12);
+        assert_eq!(env.assert_converged("Archive"), 12);
+
+        // Two moves INBOX/cur -> Archive/cur: one as it was (seen and flagged), one that
+        // the client also flags while moving it (the unique part of the name is kept).
+        let flagged = file_with_flags(&env, "INBOX", "FS");
+        let reflagged = file_with_flags(&env, "INBOX", "S");
+        let key_of = |path: &PathBuf| message_key(&fs::read(path).unwrap());
+        let (flagged_key, reflagged_key) = (key_of(&flagged), key_of(&reflagged));
+        let archive_cur = env.near_dir("Archive").join("cur");
+        fs::rename(&flagged, archive_cur.join(flagged.file_name().unwrap())).unwrap();
+        let old_name = reflagged.file_name().unwrap().to_str().unwrap().to_string();
+        let reflagged_name = old_name.replace(":2,S", ":2,FS");
+        assert_ne!(reflagged_name, old_name);
+        fs::rename(&reflagged, archive_cur.join(&reflagged_name)).unwrap();
+
+        let report = env.sync(&[], 0);
+        let inbox = folder_report(&report, "INBOX");
+        let archive = folder_report(&report, "Archive");
+        assert_eq!(
+            (inbox["delete_far"].as_u64(), archive["upload"].as_u64()),
+            (Some(2), Some(2)),
+            "{layout}: {report}"
+        );
+        assert_eq!(report["totals"]["errors"], 0, "{layout}: {report}");
+        assert_eq!(
+            report["totals"]["download"], 0,
+            "{layout}: no copy comes back"
+        );
+
+        // Gone from the first far folder, present once in the second, flags kept.
+        let far_inbox = env.far("INBOX");
+        let far_archive = env.far("Archive");
+        for key in [&flagged_key, &reflagged_key] {
+            assert!(
+                !far_inbox.contains_key(key),
+                "{layout}: {key} still in INBOX"
+            );
+        }
+        assert_eq!(far_archive[&flagged_key].0, "FS", "{layout}");
+        assert_eq!(far_archive[&reflagged_key].0, "FS", "{layout}");
+        // env.far/env.near refuse duplicates, so these counts also say "no duplicate".
+        assert_eq!(env.assert_converged("INBOX"), 10, "{layout}");
+        assert_eq!(env.assert_converged("Archive"), 14, "{layout}");
+        // The moved files stayed where the client put them, under their names.
+        assert!(archive_cur.join(flagged.file_name().unwrap()).is_file());
+        assert!(archive_cur.join(&reflagged_name).is_file());
+        assert_nothing_planned(&env.sync(&["--dry-run"], 0));
+    }
+}
