@@ -137,19 +137,30 @@ impl Trace {
             if byte != b'\n' {
                 continue;
             }
-            if let Some(size) = lines.announced_literal() {
-                // The literal's bytes follow; the line goes on after them.
-                if lines.dropped == 0 {
-                    lines.line.pop();
-                    if lines.line.last() == Some(&b'\r') {
+            let announced = lines.announced_literal();
+            let (mut line, dropped) = match announced {
+                // The server's literal: summarised inside its line, which goes on after it.
+                Some(size) if side == Side::Server => {
+                    if lines.dropped == 0 {
                         lines.line.pop();
+                        if lines.line.last() == Some(&b'\r') {
+                            lines.line.pop();
+                        }
                     }
+                    lines.push_str(&format!("<{size} bytes>"));
+                    lines.literal = size;
+                    continue;
                 }
-                lines.push_str(&format!("<{size} bytes>"));
-                lines.literal = size;
-                continue;
-            }
-            let (mut line, dropped) = lines.take();
+                // The client's: its line is shown now (the server's "+" comes before the
+                // literal), and the literal starts the next line.
+                Some(size) => {
+                    let taken = lines.take();
+                    lines.literal = size;
+                    lines.push_str(&format!("<{size} bytes>"));
+                    taken
+                }
+                None => lines.take(),
+            };
             if line.last() == Some(&b'\n') {
                 line.pop();
                 if line.last() == Some(&b'\r') {
@@ -367,8 +378,9 @@ mod tests {
             lines,
             [
                 "S: * 1 FETCH (UID 7 BODY[] {11}<11 bytes>)",
+                "C: a3 APPEND \"INBOX\" (\\Seen) {4}",
                 "S: + OK",
-                "C: a3 APPEND \"INBOX\" (\\Seen) {4}<4 bytes>",
+                "C: <4 bytes>",
                 "S: a3 OK [APPENDUID 1 8] done"
             ]
         );
