@@ -63,6 +63,16 @@ fn bars_are_drawn_on_a_terminal_and_never_in_piped_output() {
     assert!(text.contains(" s)\r\n"), "no elapsed time: {text:?}");
     assert_eq!(env.assert_converged("INBOX"), 15);
 
+    // With bars and -vv at once, each log line still comes whole, above the bars.
+    let env = env_with_work();
+    let (code, text) = run_on_a_terminal(&env, &["-vv", "sync"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("messages"), "no folder bar: {text:?}");
+    for n in 1..=12 {
+        let line = format!("mailferry: test: INBOX: downloaded UID {n}\r\n");
+        assert!(text.contains(&line), "{line:?} missing or torn: {text:?}");
+    }
+
     // The same work, piped: log lines only.
     let env = env_with_work();
     for args in [&["-vv", "sync"][..], &["sync"]] {
