@@ -26,7 +26,7 @@ end
 
 complete -c mailferry -n "__fish_mailferry_needs_command" -s c -l config -d 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)' -r -F
 complete -c mailferry -n "__fish_mailferry_needs_command" -s q -l quiet -d 'Print nothing but errors'
-complete -c mailferry -n "__fish_mailferry_needs_command" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions'
+complete -c mailferry -n "__fish_mailferry_needs_command" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
 complete -c mailferry -n "__fish_mailferry_needs_command" -s h -l help -d 'Print help'
 complete -c mailferry -n "__fish_mailferry_needs_command" -s V -l version -d 'Print version'
 complete -c mailferry -n "__fish_mailferry_needs_command" -f -a "sync" -d 'Sync every channel, or only the TARGETs'
@@ -44,27 +44,27 @@ complete -c mailferry -n "__fish_mailferry_using_subcommand sync" -l pull -d 'On
 complete -c mailferry -n "__fish_mailferry_using_subcommand sync" -l push -d 'Only near -> far this run'
 complete -c mailferry -n "__fish_mailferry_using_subcommand sync" -l force -d 'Carry out deletions that the mass-deletion guard held back'
 complete -c mailferry -n "__fish_mailferry_using_subcommand sync" -s q -l quiet -d 'Print nothing but errors'
-complete -c mailferry -n "__fish_mailferry_using_subcommand sync" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions'
+complete -c mailferry -n "__fish_mailferry_using_subcommand sync" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
 complete -c mailferry -n "__fish_mailferry_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c mailferry -n "__fish_mailferry_using_subcommand list" -s c -l config -d 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)' -r -F
 complete -c mailferry -n "__fish_mailferry_using_subcommand list" -s q -l quiet -d 'Print nothing but errors'
-complete -c mailferry -n "__fish_mailferry_using_subcommand list" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions'
+complete -c mailferry -n "__fish_mailferry_using_subcommand list" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
 complete -c mailferry -n "__fish_mailferry_using_subcommand list" -s h -l help -d 'Print help'
 complete -c mailferry -n "__fish_mailferry_using_subcommand status" -s c -l config -d 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)' -r -F
 complete -c mailferry -n "__fish_mailferry_using_subcommand status" -s q -l quiet -d 'Print nothing but errors'
-complete -c mailferry -n "__fish_mailferry_using_subcommand status" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions'
+complete -c mailferry -n "__fish_mailferry_using_subcommand status" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
 complete -c mailferry -n "__fish_mailferry_using_subcommand status" -s h -l help -d 'Print help'
 complete -c mailferry -n "__fish_mailferry_using_subcommand check" -s c -l config -d 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)' -r -F
 complete -c mailferry -n "__fish_mailferry_using_subcommand check" -s q -l quiet -d 'Print nothing but errors'
-complete -c mailferry -n "__fish_mailferry_using_subcommand check" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions'
+complete -c mailferry -n "__fish_mailferry_using_subcommand check" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
 complete -c mailferry -n "__fish_mailferry_using_subcommand check" -s h -l help -d 'Print help'
 complete -c mailferry -n "__fish_mailferry_using_subcommand completions" -s c -l config -d 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)' -r -F
 complete -c mailferry -n "__fish_mailferry_using_subcommand completions" -s q -l quiet -d 'Print nothing but errors'
-complete -c mailferry -n "__fish_mailferry_using_subcommand completions" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions'
+complete -c mailferry -n "__fish_mailferry_using_subcommand completions" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
 complete -c mailferry -n "__fish_mailferry_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mailferry -n "__fish_mailferry_using_subcommand man" -s c -l config -d 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)' -r -F
 complete -c mailferry -n "__fish_mailferry_using_subcommand man" -s q -l quiet -d 'Print nothing but errors'
-complete -c mailferry -n "__fish_mailferry_using_subcommand man" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions'
+complete -c mailferry -n "__fish_mailferry_using_subcommand man" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
 complete -c mailferry -n "__fish_mailferry_using_subcommand man" -s h -l help -d 'Print help'
 complete -c mailferry -n "__fish_mailferry_using_subcommand help; and not __fish_seen_subcommand_from sync list status check completions man help" -f -a "sync" -d 'Sync every channel, or only the TARGETs'
 complete -c mailferry -n "__fish_mailferry_using_subcommand help; and not __fish_seen_subcommand_from sync list status check completions man help" -f -a "list" -d 'Show the folder pairs: far name, near path, whether each side has the folder, and how many messages each side holds (asks the server)'

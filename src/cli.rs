@@ -16,7 +16,8 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// More detail: -v folder decisions, -vv message actions
+    /// More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation
+    /// (passwords and AUTHENTICATE data masked, message bodies shown by size only)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 

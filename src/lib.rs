@@ -11,6 +11,7 @@ pub mod mapping;
 pub mod model;
 pub mod pairkey;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod state;
 pub mod store;

@@ -1,5 +1,6 @@
-//! Log lines on stderr, filtered by the run's verbosity (-q, default, -v, -vv). Nothing
+//! Log lines on stderr, filtered by the run's verbosity (-q, default, -v, -vv, -vvv). Nothing
 //! logged here ever carries a password: callers pass only names, counts and errors.
+//! While progress bars are drawn, lines go above them (see [`crate::progress`]).
 
 use std::sync::atomic::{AtomicI8, Ordering};
 
@@ -16,26 +17,33 @@ pub fn verbosity() -> i8 {
 
 /// An error: printed even with -q.
 pub fn error(message: &str) {
-    eprintln!("mailferry: error: {message}");
+    crate::progress::emit(&format!("mailferry: error: {message}"));
 }
 
 /// A warning: printed unless -q.
 pub fn warn(message: &str) {
     if verbosity() >= 0 {
-        eprintln!("mailferry: warning: {message}");
+        crate::progress::emit(&format!("mailferry: warning: {message}"));
     }
 }
 
 /// A per-folder decision: printed with -v.
 pub fn folder(message: &str) {
     if verbosity() >= 1 {
-        eprintln!("mailferry: {message}");
+        crate::progress::emit(&format!("mailferry: {message}"));
+    }
+}
+
+/// A line of the IMAP conversation (secrets already masked): printed with -vvv.
+pub fn trace(message: &str) {
+    if verbosity() >= 3 {
+        crate::progress::emit(&format!("mailferry: {message}"));
     }
 }
 
 /// A per-message action: printed with -vv.
 pub fn message(message: &str) {
     if verbosity() >= 2 {
-        eprintln!("mailferry: {message}");
+        crate::progress::emit(&format!("mailferry: {message}"));
     }
 }

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod generate;
 pub mod list;
+mod man_sections;
 pub mod status;
 pub mod sync;
 mod table;

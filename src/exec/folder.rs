@@ -424,6 +424,7 @@ impl Executor<'_> {
                 "{}: {}: flags of UID {uid} synced",
                 self.task.channel, self.task.far
             ));
+            crate::progress::message_done(0);
             done.push((*step).clone());
         }
         Ok(())
@@ -464,6 +465,7 @@ impl Executor<'_> {
                 .with_context(|| format!("cannot deliver into {}", near.dir().display()))?;
             near_by_id.borrow_mut().insert(near_id.clone(), message);
             delivered.borrow_mut().push(uid);
+            crate::progress::message_done(body.len() as u64);
             Ok(())
         };
         let mut after_batch = || -> Result<()> {
@@ -522,7 +524,8 @@ impl Executor<'_> {
             })?;
             match self
                 .session
-                .append(&self.task.server_name, &body, *flags, date)?
+                .append(&self.task.server_name, &body, *flags, date)
+                .inspect(|_| crate::progress::message_done(body.len() as u64))?
             {
                 Some(uid) => {
                     self.record(Record::Pair {
@@ -602,6 +605,7 @@ impl Executor<'_> {
                     "{}: {}: deleted far UID {uid}",
                     self.task.channel, self.task.far
                 ));
+                crate::progress::message_done(0);
                 done.push((*step).clone());
             }
         }
@@ -633,6 +637,7 @@ impl Executor<'_> {
                 "{}: {}: deleted near {near_id}",
                 self.task.channel, self.task.far
             ));
+            crate::progress::message_done(0);
             done.push((*step).clone());
         }
         Ok(())

@@ -9,6 +9,7 @@ mod state_machine;
 
 use crate::log;
 use crate::plan::Step;
+use crate::progress;
 use crate::report::FolderReport;
 use crate::store::imap::{FarError, FarErrorKind, backoff};
 use crate::store::maildir::MaildirFolder;
@@ -32,6 +33,10 @@ pub fn run_jobs(jobs: Vec<Job<'_>>, threads: usize) -> Vec<(String, FolderReport
     let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
     let results = Mutex::new(Vec::new());
     let threads = threads.max(1);
+    let _bars = progress::start(
+        queue.lock().unwrap_or_else(|e| e.into_inner()).len(),
+        progress::wanted(log::verbosity()),
+    );
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
@@ -61,6 +66,7 @@ pub(crate) fn is_transient(error: &anyhow::Error) -> bool {
 /// One folder with retries; the report holds every step done over all attempts.
 fn run_job(job: &Job<'_>) -> FolderReport {
     let task = &job.task;
+    let _bar = progress::folder(&format!("{}:{}", task.channel, task.far));
     let mut done: Vec<Step> = Vec::new();
     let mut attempt = 0;
     let error = loop {
@@ -116,6 +122,19 @@ fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
             prepared.near_listing.messages.len(),
             prepared.plan.steps.len()
         ));
+        progress::planned(
+            prepared
+                .plan
+                .steps
+                .iter()
+                .filter(|s| {
+                    !matches!(
+                        s,
+                        Step::Pair { .. } | Step::Forget { .. } | Step::SetBase { .. }
+                    )
+                })
+                .count(),
+        );
         if job.ctx.dry_run {
             let held = folder::held_back_error(&prepared.plan);
             done.extend(prepared.plan.steps);

@@ -8,6 +8,7 @@
 //! themselves (UIDs out of order, repeated, at or above UIDNEXT) are refused.
 
 pub mod diagnose;
+mod trace;
 
 use crate::config::{Account, TlsMode};
 use crate::flags::Flags;
@@ -194,6 +195,18 @@ impl ReadBudget {
 pub struct Budgeted {
     inner: Stream,
     budget: Arc<ReadBudget>,
+    /// The `-vvv` trace of this connection, when asked for.
+    trace: Option<Box<trace::Trace>>,
+}
+
+impl Budgeted {
+    fn traced(&mut self, side: trace::Side, bytes: &[u8]) {
+        if let Some(trace) = &mut self.trace {
+            for line in trace.feed(side, bytes) {
+                crate::log::trace(&line);
+            }
+        }
+    }
 }
 
 impl Read for Budgeted {
@@ -209,13 +222,16 @@ impl Read for Budgeted {
         let end = buf.len().min(room);
         let n = self.inner.read(&mut buf[..end])?;
         self.budget.read.fetch_add(n as u64, Ordering::Relaxed);
+        self.traced(trace::Side::Server, &buf[..n]);
         Ok(n)
     }
 }
 
 impl Write for Budgeted {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
+        let n = self.inner.write(buf)?;
+        self.traced(trace::Side::Client, &buf[..n]);
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -624,6 +640,8 @@ impl FarSession {
         let budgeted = |inner: Stream| Budgeted {
             inner,
             budget: Arc::clone(&budget),
+            trace: (crate::log::verbosity() >= 3)
+                .then(|| Box::new(trace::Trace::new(&account.user, password))),
         };
         let mut client = match account.tls {
             TlsMode::Implicit => imap::Client::new(budgeted(tls_wrap(account, tcp)?)),
@@ -1412,6 +1430,7 @@ mod tests {
         budget.start(60);
         let mut stream = Budgeted {
             inner: Stream::Plain(reader),
+            trace: None,
             budget: Arc::clone(&budget),
         };
         let mut got = Vec::new();

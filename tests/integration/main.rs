@@ -3,11 +3,13 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod clients;
 mod crash;
 mod daily;
 mod faults;
 mod guard;
 mod harness;
 mod hostile;
+mod output;
 mod security;
 mod sync;

@@ -261,3 +261,90 @@ fn no_secret_appears_in_any_output_at_any_verbosity() {
     assert_eq!(run.code, Some(0), "{run}");
     assert_eq!(env.assert_converged("INBOX"), 12 + (n as usize - 600));
 }
+
+/// Standard base64 with padding, for the forms an `AUTHENTICATE PLAIN` payload takes.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let mut b = [0u8; 3];
+        b[..chunk.len()].copy_from_slice(chunk);
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_vvv_trace_shows_the_conversation_but_no_credentials_with_plain_or_login() {
+    assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    assert_eq!(base64(b"fo"), "Zm8=");
+    // Dovecot's LOGIN command needs its PLAIN mechanism, so the LOGIN path is forced by
+    // a proxy hiding AUTH=PLAIN from the client (plaintext on loopback).
+    for (mechanisms, login_line) in [("plain", "AUTHENTICATE PLAIN"), ("login", "LOGIN <masked>")] {
+        let env = env_with(ServerTls::Good);
+        let proxy = Proxy::start(env.dovecot.imap_port());
+        if mechanisms == "login" {
+            proxy.rewrite_replies("AUTH=PLAIN", "AUTH=XXXXX");
+            write_config(
+                &env,
+                &account(&env, "localhost", proxy.port(), "none", ""),
+                "",
+            );
+        }
+        env.seed(&small_corpus()[..3]);
+        write_near(
+            &env.near_dir("INBOX"),
+            "new",
+            "1900000001.M1P1.testhost",
+            900,
+        );
+        let run = run_bounded(&env, &["-vvv", "sync"]);
+        assert_eq!(run.code, Some(0), "{mechanisms}: {run}");
+        let password = env.dovecot.password();
+        let user = env.dovecot.user();
+        run.assert_hides(password);
+        for payload in [
+            format!("\0{user}\0{password}"),
+            format!("{user}\0{user}\0{password}"),
+        ] {
+            run.assert_hides(&base64(payload.as_bytes()));
+        }
+        // The conversation is there, both ways, with the login step masked.
+        for needle in [" C: ", " S: ", "SELECT", login_line, "<masked>"] {
+            assert!(
+                run.stderr.contains(needle),
+                "{mechanisms}: no {needle:?}: {run}"
+            );
+        }
+        if mechanisms == "login" {
+            assert!(!run.stderr.contains("AUTHENTICATE"), "{run}");
+        } else {
+            assert!(run.stderr.contains("(AUTHENTICATE response)"), "{run}");
+        }
+        // Bodies went both ways (a download, an upload) but only as sizes.
+        assert!(run.stderr.contains("APPEND"), "{run}");
+        assert!(run.stderr.contains(" bytes>"), "{run}");
+        assert!(
+            !run.stderr.contains("Subject:"),
+            "a message was dumped: {run}"
+        );
+        assert!(
+            !run.stdout.contains(" C: "),
+            "the trace goes to stderr: {run}"
+        );
+        assert_eq!(env.assert_converged("INBOX"), 4);
+        if mechanisms == "login" {
+            // The premise: the proxy carried the session, and the client saw no AUTH=PLAIN.
+            let sent = String::from_utf8_lossy(&proxy.transcript(Dir::ClientToServer)).into_owned();
+            assert!(sent.contains(" LOGIN "), "{sent}");
+            assert!(run.stderr.contains("AUTH=XXXXX"), "{run}");
+        }
+    }
+}

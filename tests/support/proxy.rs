@@ -125,6 +125,9 @@ struct Shared {
     /// What was forwarded, per direction, over all connections (the first bytes).
     transcript: [Mutex<Vec<u8>>; 2],
     connections: Mutex<Vec<JoinHandle<()>>>,
+    /// Server->client bytes to replace, and with what (same length, so literal sizes
+    /// stay right); see [`Proxy::rewrite_replies`].
+    rewrite: Mutex<Option<(Vec<u8>, Vec<u8>)>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -174,6 +177,7 @@ impl Proxy {
             fired: Mutex::new(Vec::new()),
             transcript: [Mutex::new(Vec::new()), Mutex::new(Vec::new())],
             connections: Mutex::new(Vec::new()),
+            rewrite: Mutex::new(None),
         });
         let for_acceptor = Arc::clone(&shared);
         let acceptor = std::thread::spawn(move || accept_loop(&listener, &for_acceptor));
@@ -200,6 +204,17 @@ impl Proxy {
     /// Adds a fault that fires every time, until [`Proxy::heal`].
     pub fn always(&self, fault: Fault) {
         lock(&self.shared.rules).push(Rule { fault, times: None });
+    }
+
+    /// From now on, every `from` the server sends reaches the client as `to` (e.g.
+    /// `AUTH=PLAIN` as `AUTH=XXXXX`, to make a client log in with LOGIN). Both must have
+    /// the same length. A match split between two reads is still found: the bytes that
+    /// could start one are held back until the next read (a reply line ends in CRLF, so
+    /// nothing waits for long).
+    pub fn rewrite_replies(&self, from: &str, to: &str) {
+        assert_eq!(from.len(), to.len(), "a rewrite must keep the length");
+        assert!(!from.is_empty() && !from.contains('\n'));
+        *lock(&self.shared.rewrite) = Some((from.as_bytes().to_vec(), to.as_bytes().to_vec()));
     }
 
     /// Removes every rule: from now on, new traffic passes untouched.
@@ -357,6 +372,8 @@ fn pump(conn: &Conn, shared: &Shared, dir: Dir, mut from: TcpStream) {
         Dir::ServerToClient => &conn.client,
     };
     let mut buf = vec![0u8; 64 << 10];
+    // Bytes held back by a rewrite (see [`Proxy::rewrite_replies`]).
+    let mut held = Vec::new();
     while !conn.closed.load(Ordering::SeqCst) && !shared.stopping() {
         let n = match from.read(&mut buf) {
             Ok(0) => break,
@@ -365,7 +382,10 @@ fn pump(conn: &Conn, shared: &Shared, dir: Dir, mut from: TcpStream) {
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        let (out, after) = process(conn, shared, dir, &buf[..n]);
+        let (mut out, after) = process(conn, shared, dir, &buf[..n]);
+        if dir == Dir::ServerToClient {
+            out = rewrite(shared, &mut held, out);
+        }
         {
             let mut transcript = lock(&shared.transcript[dir.index()]);
             let room = MAX_TRANSCRIPT.saturating_sub(transcript.len());
@@ -379,6 +399,33 @@ fn pump(conn: &Conn, shared: &Shared, dir: Dir, mut from: TcpStream) {
         }
     }
     conn.close();
+}
+
+/// Applies the rewrite, if any, to `held` + `out`; returns what to forward now and keeps
+/// in `held` a tail that could be the start of a match.
+fn rewrite(shared: &Shared, held: &mut Vec<u8>, out: Vec<u8>) -> Vec<u8> {
+    let Some((from, to)) = lock(&shared.rewrite).clone() else {
+        let mut all = std::mem::take(held);
+        all.extend_from_slice(&out);
+        return all;
+    };
+    let mut data = std::mem::take(held);
+    data.extend_from_slice(&out);
+    let mut i = 0;
+    while i + from.len() <= data.len() {
+        if data[i..].starts_with(&from) {
+            data[i..i + from.len()].copy_from_slice(&to);
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+    let keep = (1..from.len())
+        .rev()
+        .find(|&k| data.ends_with(&from[..k]))
+        .unwrap_or(0);
+    *held = data.split_off(data.len() - keep);
+    data
 }
 
 /// Runs a chunk through the connection's state: returns the bytes to forward and whether
