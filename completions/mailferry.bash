@@ -243,7 +243,7 @@ _mailferry() {
             return 0
             ;;
         mailferry__subcmd__list)
-            opts="-c -q -v -h --config --quiet --verbose --help"
+            opts="-c -q -v -h --paths --config --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

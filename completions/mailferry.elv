@@ -56,6 +56,7 @@ set edit:completion:arg-completer[mailferry] = {|@words|
         &'mailferry;list'= {
             cand -c 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
             cand --config 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
+            cand --paths 'Print only the near folder directories that exist, one absolute path a line (for neomutt''s `mailboxes`)'
             cand -q 'Print nothing but errors'
             cand --quiet 'Print nothing but errors'
             cand -v 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'

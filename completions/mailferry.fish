@@ -47,6 +47,7 @@ complete -c mailferry -n "__fish_mailferry_using_subcommand sync" -s q -l quiet 
 complete -c mailferry -n "__fish_mailferry_using_subcommand sync" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
 complete -c mailferry -n "__fish_mailferry_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c mailferry -n "__fish_mailferry_using_subcommand list" -s c -l config -d 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)' -r -F
+complete -c mailferry -n "__fish_mailferry_using_subcommand list" -l paths -d 'Print only the near folder directories that exist, one absolute path a line (for neomutt\'s `mailboxes`)'
 complete -c mailferry -n "__fish_mailferry_using_subcommand list" -s q -l quiet -d 'Print nothing but errors'
 complete -c mailferry -n "__fish_mailferry_using_subcommand list" -s v -l verbose -d 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
 complete -c mailferry -n "__fish_mailferry_using_subcommand list" -s h -l help -d 'Print help'

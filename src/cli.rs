@@ -31,7 +31,7 @@ pub enum Command {
     Sync(SyncArgs),
     /// Show the folder pairs: far name, near path, whether each side has the folder, and
     /// how many messages each side holds (asks the server)
-    List(ChannelArg),
+    List(ListArgs),
     /// Show from the state alone, without the network: per folder the last sync (UTC),
     /// the pairs, the last error, and any run left unfinished
     Status(ChannelArg),
@@ -76,6 +76,18 @@ pub struct SyncArgs {
     /// Carry out deletions that the mass-deletion guard held back
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this channel (default: every channel)
+    #[arg(value_name = "CHANNEL")]
+    pub channel: Option<String>,
+
+    /// Print only the near folder directories that exist, one absolute path a line (for
+    /// neomutt's `mailboxes`)
+    #[arg(long)]
+    pub paths: bool,
 }
 
 #[derive(Debug, Args)]

@@ -29,7 +29,12 @@ pub struct ListedPair {
 }
 
 /// Prints the pairs of the named channel (or of every channel).
-pub fn run(config: &Config, channel: Option<&str>, quiet: bool) -> Result<Exit, AppError> {
+pub fn run(
+    config: &Config,
+    channel: Option<&str>,
+    paths: bool,
+    quiet: bool,
+) -> Result<Exit, AppError> {
     let channels = channels_named(config, channel)?;
     let mut failed = false;
     let mut out = String::new();
@@ -48,6 +53,24 @@ pub fn run(config: &Config, channel: Option<&str>, quiet: bool) -> Result<Exit, 
             pairs(lease.session(), channel, config)
         })();
         pool.close();
+        if paths {
+            // One existing near folder directory per line, nothing else.
+            match listed {
+                Ok((pairs, some_failed)) => {
+                    failed |= some_failed;
+                    for pair in pairs.iter().filter(|p| p.on_near) {
+                        if let Some(near) = &pair.near {
+                            out.push_str(&format!("{}\n", channel.maildir.join(near).display()));
+                        }
+                    }
+                }
+                Err(e) => {
+                    failed = true;
+                    log::error(&format!("{}: {e:#}", channel.name));
+                }
+            }
+            continue;
+        }
         if !out.is_empty() {
             out.push('\n');
         }

@@ -92,7 +92,12 @@ pub fn run(cli: Cli) -> Result<Exit, AppError> {
                 Exit::Ok
             })
         }
-        Command::List(args) => list::run(&load_config(&cli)?, args.channel.as_deref(), cli.quiet),
+        Command::List(args) => list::run(
+            &load_config(&cli)?,
+            args.channel.as_deref(),
+            args.paths,
+            cli.quiet,
+        ),
         Command::Status(args) => {
             status::run(&load_config(&cli)?, args.channel.as_deref(), cli.quiet)
         }

@@ -406,3 +406,19 @@ fn check_without_ca_file_says_the_certificate_is_not_trusted() {
     );
     assert!(stderr.contains("not trusted"), "{stderr}");
 }
+
+#[test]
+fn list_paths_prints_one_existing_near_folder_per_line_for_neomutt() {
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    env.seed(&super::sync::small_corpus());
+    env.sync(&[], 0);
+    let out = env.run(&["list", "--paths", "test"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for line in &lines {
+        assert!(std::path::Path::new(line).join("cur").is_dir(), "{line}");
+    }
+    assert!(lines.iter().any(|l| l.ends_with("/Archive")), "{text}");
+}

@@ -177,3 +177,71 @@ fn the_readme_crontab_line_is_silent_on_success_and_on_a_held_lock() {
     let mail = cron();
     assert!(mail.contains("bogus"), "{mail}");
 }
+
+/// Runs `shell -c script` and returns (success, stdout + stderr).
+fn shell(shell: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(shell)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{shell} must be installed (scripts/ensure-deps): {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_checked_in_completion_scripts_load_in_bash_zsh_and_fish() {
+    let (ok, text) = shell(
+        "bash",
+        &[
+            "-c",
+            "source completions/mailferry.bash && complete -p mailferry",
+        ],
+    );
+    assert!(ok && text.contains("mailferry"), "bash: {text}");
+
+    let (ok, text) = shell(
+        "zsh",
+        &[
+            "-fc",
+            "autoload -Uz compinit && compinit -u -d /dev/null && source completions/_mailferry && print -r -- $_comps[mailferry]",
+        ],
+    );
+    assert!(ok && text.contains("_mailferry"), "zsh: {text}");
+
+    let (ok, text) = shell(
+        "fish",
+        &[
+            "--no-config",
+            "-c",
+            "source completions/mailferry.fish; complete -C 'mailferry sy'",
+        ],
+    );
+    assert!(ok && text.contains("sync"), "fish: {text}");
+}
+
+#[test]
+fn a_file_a_client_delivered_keeps_its_name() {
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    env.seed(&small_corpus()[..2]);
+    env.sync(&[], 0);
+    let inbox = env.near_dir("INBOX");
+    write_near(&inbox, "new", "1800000000.M9P9.client", 900);
+    write_near(&inbox, "cur", "1800000001.M9P9.client:2,S", 901);
+    let report = env.sync(&[], 0);
+    assert_eq!(report["totals"]["upload"], 2, "{report}");
+    assert!(
+        inbox.join("new/1800000000.M9P9.client").is_file(),
+        "renamed or moved"
+    );
+    assert!(
+        inbox.join("cur/1800000001.M9P9.client:2,S").is_file(),
+        "renamed"
+    );
+    assert_eq!(env.assert_converged("INBOX"), 4);
+}
