@@ -24,8 +24,3 @@ pub fn hit() {
         }
     }
 }
-
-/// How many side effects this process has counted (for tests that size their loops).
-pub fn count() -> u64 {
-    COUNT.load(Ordering::SeqCst)
-}

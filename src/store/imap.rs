@@ -1140,12 +1140,6 @@ impl FarSession {
         Ok(())
     }
 
-    /// Leaves the selected folder without expunging anything.
-    pub fn unselect(&mut self) {
-        // Selecting nothing: CLOSE would expunge, so we just leave it selected; the next
-        // SELECT replaces it. Nothing to do.
-    }
-
     pub fn logout(mut self) {
         let _ = self.call(RESPONSE_BYTES, |s| s.logout());
     }
