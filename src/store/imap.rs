@@ -8,6 +8,7 @@
 //! themselves (UIDs out of order, repeated, at or above UIDNEXT) are refused.
 
 pub mod diagnose;
+mod tls;
 mod trace;
 
 use crate::config::{Account, TlsMode};
@@ -144,7 +145,7 @@ pub type FarResult<T> = Result<T, FarError>;
 /// The byte stream under an IMAP session: TLS or (loopback only) plain TCP.
 pub enum Stream {
     Plain(TcpStream),
-    Tls(Box<native_tls::TlsStream<TcpStream>>),
+    Tls(Box<openssl::ssl::SslStream<TcpStream>>),
 }
 
 impl Read for Stream {
@@ -451,38 +452,18 @@ fn tcp_connect(account: &Account) -> FarResult<TcpStream> {
 }
 
 fn tls_wrap(account: &Account, tcp: TcpStream) -> FarResult<Stream> {
-    let mut builder = native_tls::TlsConnector::builder();
-    if let Some(ca_file) = &account.ca_file {
-        let pem = std::fs::read(ca_file).map_err(|e| {
-            FarError::permanent(format!(
-                "account {}: cannot read ca_file {}: {e}",
-                account.name,
-                ca_file.display()
-            ))
-        })?;
-        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-            FarError::permanent(format!(
-                "account {}: ca_file {} is not a PEM certificate: {e}",
-                account.name,
-                ca_file.display()
-            ))
-        })?;
-        builder.add_root_certificate(cert);
-    }
-    let connector = builder
-        .build()
-        .map_err(|e| FarError::permanent(format!("cannot set up TLS: {e}")))?;
+    let context = tls::context(account, tls::Verify::Full).map_err(FarError::permanent)?;
     let host = account.host.trim_start_matches('[').trim_end_matches(']');
-    match connector.connect(host, tcp) {
-        Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
-        Err(native_tls::HandshakeError::Failure(e)) => Err(handshake_failure(account, host, &e)),
-        Err(native_tls::HandshakeError::WouldBlock(_)) => Err(FarError {
+    match tls::connect(&context, host, tls::Verify::Full, tcp) {
+        Ok(stream) => Ok(Stream::Tls(Box::new(stream))),
+        Err(failure) if failure.timed_out => Err(FarError {
             kind: FarErrorKind::Transient,
             message: format!(
                 "TLS with {}:{} timed out during the handshake",
                 account.host, account.port
             ),
         }),
+        Err(failure) => Err(handshake_failure(account, host, &failure)),
     }
 }
 
@@ -490,21 +471,10 @@ fn tls_wrap(account: &Account, tcp: TcpStream) -> FarResult<Stream> {
 /// handshake is transient, like any other cut; a certificate problem is permanent and says
 /// which one (expired, made for another name, not from a trusted authority), so the user
 /// knows what to fix.
-fn handshake_failure(account: &Account, host: &str, error: &native_tls::Error) -> FarError {
+fn handshake_failure(account: &Account, host: &str, failure: &tls::HandshakeFailure) -> FarError {
     let endpoint = format!("{}:{}", account.host, account.port);
-    let text = error.to_string();
-    let broke_off = text.to_ascii_lowercase().contains("unexpected eof")
-        || std::iter::successors(std::error::Error::source(error), |e| e.source())
-            .filter_map(|e| e.downcast_ref::<io::Error>())
-            .any(|e| {
-                matches!(
-                    e.kind(),
-                    io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::ConnectionAborted
-                        | io::ErrorKind::BrokenPipe
-                        | io::ErrorKind::UnexpectedEof
-                )
-            });
+    let text = &failure.text;
+    let broke_off = failure.broke_off;
     if broke_off {
         return FarError {
             kind: FarErrorKind::Transient,

@@ -3,10 +3,9 @@
 //! certificate's subject and, when the handshake fails, precisely why.
 
 use super::{
-    FarError, FarErrorKind, FarResult, FarSession, Stream, starttls, tcp_connect, tls_wrap,
+    FarError, FarErrorKind, FarResult, FarSession, Stream, starttls, tcp_connect, tls, tls_wrap,
 };
 use crate::config::{Account, TlsMode};
-use native_tls::{HandshakeError, TlsConnector};
 use openssl::x509::{X509, X509NameRef};
 use sha2::{Digest, Sha256};
 use std::net::TcpStream;
@@ -96,9 +95,8 @@ pub fn probe_tls(account: &Account) -> FarResult<Option<CertificateInfo>> {
         )));
     };
     let der = tls
+        .ssl()
         .peer_certificate()
-        .ok()
-        .flatten()
         .and_then(|cert| cert.to_der().ok());
     let Some(der) = der else {
         return Err(FarError::permanent(format!(
@@ -123,37 +121,21 @@ fn connect_plain(account: &Account, endpoint: &str) -> FarResult<TcpStream> {
 /// chain) gets; `None` when that handshake fails too.
 fn presented_certificate(account: &Account, check_chain: bool) -> Option<Vec<u8>> {
     let endpoint = format!("{}:{}", account.host, account.port);
-    let mut builder = TlsConnector::builder();
-    if check_chain {
-        builder.danger_accept_invalid_hostnames(true);
-        if let Some(ca_file) = &account.ca_file {
-            builder.add_root_certificate(load_ca(ca_file)?);
-        }
+    let verify = if check_chain {
+        tls::Verify::ChainOnly
     } else {
-        builder.danger_accept_invalid_certs(true);
-    }
-    let connector = builder.build().ok()?;
+        tls::Verify::Nothing
+    };
+    let context = tls::context(account, verify).ok()?;
     let tcp = connect_plain(account, &endpoint).ok()?;
     let host = account.host.trim_start_matches('[').trim_end_matches(']');
-    match connector.connect(host, tcp) {
-        Ok(tls) => tls.peer_certificate().ok().flatten()?.to_der().ok(),
-        Err(HandshakeError::Failure(_) | HandshakeError::WouldBlock(_)) => None,
-    }
-}
-
-/// The ca_file's certificate; `None` when it cannot be read or parsed.
-fn load_ca(path: &std::path::Path) -> Option<native_tls::Certificate> {
-    let pem = std::fs::read(path).ok()?;
-    native_tls::Certificate::from_pem(&pem).ok()
+    let stream = tls::connect(&context, host, verify, tcp).ok()?;
+    stream.ssl().peer_certificate()?.to_der().ok()
 }
 
 /// Rewords a failed handshake when the certificate is the cause.
 fn explain(account: &Account, error: FarError) -> FarError {
-    if account
-        .ca_file
-        .as_deref()
-        .is_some_and(|f| load_ca(f).is_none())
-    {
+    if account.ca_file.is_some() && tls::context(account, tls::Verify::Full).is_err() {
         // The ca_file itself is the problem, and the error already says so.
         return error;
     }
