@@ -120,7 +120,9 @@ fn build_context(ca: Option<&[X509]>, verify: Verify) -> Result<SslContext, Erro
 /// The system's trust anchors as OpenSSL's defaults name them (`SSL_CERT_FILE`,
 /// `SSL_CERT_DIR`, else `<OPENSSLDIR>/cert.pem` and `<OPENSSLDIR>/certs`). A hashed
 /// certificate directory (`update-ca-certificates`, `c_rehash`) is read one issuer at a
-/// time as a chain needs it; only without one is the bundle file parsed whole.
+/// time as a chain needs it. The bundle file is parsed whole only when there is no such
+/// directory, or when `SSL_CERT_FILE` names some other file than the system bundle
+/// (`update-ca-certificates` writes the bundle and the directory from the same roots).
 fn add_system_roots(store: &mut X509StoreBuilder) -> Result<(), ErrorStack> {
     let openssl_dir = openssl_dir();
     let cert_dir = std::env::var("SSL_CERT_DIR")
@@ -130,8 +132,14 @@ fn add_system_roots(store: &mut X509StoreBuilder) -> Result<(), ErrorStack> {
         dirs.split(':')
             .any(|dir| has_hashed_certificates(Path::new(dir)))
     });
-    match (hashed, std::env::var_os("SSL_CERT_FILE")) {
-        (Some(dirs), None) => store
+    let default_bundle = openssl_dir.map(|d| PathBuf::from(format!("{d}/cert.pem")));
+    let other_bundle = std::env::var_os("SSL_CERT_FILE").is_some_and(|file| {
+        let named = std::fs::canonicalize(&file).ok();
+        let default = default_bundle.and_then(|d| std::fs::canonicalize(d).ok());
+        named.is_none() || named != default
+    });
+    match hashed {
+        Some(dirs) if !other_bundle => store
             .add_lookup(X509Lookup::hash_dir())?
             .add_dir(dirs, SslFiletype::PEM),
         _ => store.set_default_paths(),
