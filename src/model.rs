@@ -70,6 +70,51 @@ pub struct FarListing {
     pub messages: Vec<FarMessage>,
 }
 
+/// What the server said of a far folder (STATUS, or SELECT with CONDSTORE): enough to
+/// tell that nothing in it changed, since its HIGHESTMODSEQ grows with every change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FarSnapshot {
+    pub uid_validity: u32,
+    pub uid_next: u32,
+    pub messages: u32,
+    pub highest_modseq: u64,
+}
+
+/// The modification times (nanoseconds since the epoch) of a near folder's `new/` and
+/// `cur/`: every delivery, rename or deletion in a directory changes its time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NearSnapshot {
+    pub new: i128,
+    pub cur: i128,
+}
+
+/// What changed in a far folder since a HIGHESTMODSEQ (CONDSTORE/QRESYNC), for messages
+/// below the UIDNEXT of then (`old`) and at or above it (`new`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FarChanges {
+    /// Old messages whose flags changed: UID and flags now.
+    pub changed: Vec<(FarUid, Flags)>,
+    /// New messages, with flags and size, sorted by UID.
+    pub new: Vec<FarMessage>,
+    /// Which old messages are gone.
+    pub gone: Gone,
+}
+
+/// How a server tells which old messages are gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Gone {
+    /// QRESYNC: the UIDs expunged since (VANISHED); may include UIDs never seen.
+    Vanished(Vec<FarUid>),
+    /// CONDSTORE alone: every old UID that still exists.
+    Present(Vec<FarUid>),
+}
+
+impl Default for Gone {
+    fn default() -> Gone {
+        Gone::Vanished(Vec::new())
+    }
+}
+
 /// A near folder's listing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NearListing {

@@ -59,7 +59,7 @@ pub fn run(config: &Config, channel: Option<&str>, quiet: bool) -> Result<Exit, 
                 Ok(state) => folders.push(FolderStatus {
                     far,
                     near: state.near,
-                    last_sync: state.last_sync,
+                    last_sync: state.last_sync.max(state_dir.last_run_of(&state.far)),
                     pairs: state.pairs.len(),
                     last_error: state.last_error,
                     journal_pending: state_dir.has_journal(&state.far),

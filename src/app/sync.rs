@@ -194,6 +194,9 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
     for (channel, report) in run_jobs(jobs, threads) {
         reports.entry(channel).or_default().push(report);
     }
+    if !request.dry_run {
+        note_runs(&contexts, &reports);
+    }
     for pool in pools.values() {
         pool.close();
     }
@@ -206,6 +209,29 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
             .collect(),
     );
     Ok(SyncOutcome { report, lock_busy })
+}
+
+/// Notes per channel which folders this run finished, for `status` (a folder where
+/// nothing changed keeps its state file as it was).
+fn note_runs<T, U>(
+    contexts: &[(&Channel, T, ChannelStateDir, U)],
+    reports: &BTreeMap<String, Vec<FolderReport>>,
+) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for (channel, _, state_dir, _) in contexts {
+        let finished: Vec<String> = reports
+            .get(&channel.name)
+            .into_iter()
+            .flatten()
+            .filter(|r| r.status == crate::report::Status::Ok)
+            .map(|r| r.far.clone())
+            .collect();
+        if let Err(e) = state_dir.note_run(now, &finished) {
+            log::warn(&format!("{}: {e:#}", channel.name));
+        }
+    }
 }
 
 fn plan_options(channel: &Channel, request: &SyncRequest) -> PlanOptions {
@@ -492,7 +518,18 @@ fn discover(
             far_exists: on_far,
             create,
             remove,
+            far_status: None,
         });
+    }
+    // One round trip (LIST-STATUS) tells which far folders changed since the last run.
+    let watched: Vec<&str> = tasks
+        .iter()
+        .filter(|t| t.far_exists && !t.remove && known.contains(&t.far))
+        .map(|t| t.server_name.as_str())
+        .collect();
+    let statuses = session.folder_statuses(&watched)?;
+    for task in &mut tasks {
+        task.far_status = statuses.get(&task.server_name).copied();
     }
     Ok((tasks, reports))
 }

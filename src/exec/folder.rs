@@ -3,7 +3,10 @@
 
 use crate::flags::Flags;
 use crate::log;
-use crate::model::{FarListing, FarUid, NearId, NearListing, NearMessage, UidValidity};
+use crate::model::{
+    FarChanges, FarListing, FarMessage, FarSnapshot, FarUid, Gone, NearId, NearListing,
+    NearMessage, NearSnapshot, UidValidity,
+};
 use crate::plan::{self, Keys, Plan, PlanOptions, Step};
 use crate::report::CreatedOn;
 use crate::state::store::ChannelStateDir;
@@ -32,6 +35,9 @@ pub struct FolderTask {
     /// The folder was deleted on the other side and `remove` propagates that: delete the
     /// remaining copy instead of syncing.
     pub remove: bool,
+    /// What STATUS said of the far folder at the start of the run, when the server has
+    /// CONDSTORE: if it matches the state's snapshot, nothing changed there.
+    pub far_status: Option<FarSnapshot>,
 }
 
 /// What every folder of a channel shares.
@@ -47,6 +53,79 @@ pub struct Prepared {
     pub near_listing: NearListing,
     pub far_listing: FarListing,
     pub plan: Plan,
+    /// Neither side changed since the last run: nothing was listed, and there is nothing
+    /// to do.
+    pub unchanged: bool,
+    /// The far folder as SELECT described it, for the next run to start from.
+    far_now: Option<FarSnapshot>,
+    /// The near directories' times before the scan, and when they were read.
+    near_before: Option<(NearSnapshot, SystemTime)>,
+}
+
+/// Whether a directory time read at `read_at` is old enough that any later change to the
+/// directory must give it a different time: more than the file system's time granularity
+/// (a clock tick, or whole seconds where the times have no fraction) in the past.
+fn settled(time_ns: i128, read_at: SystemTime) -> bool {
+    let margin_ns: i128 = if time_ns % 1_000_000_000 == 0 {
+        2_000_000_000
+    } else {
+        100_000_000
+    };
+    let Ok(read_at) = read_at.duration_since(UNIX_EPOCH) else {
+        return false;
+    };
+    time_ns + margin_ns < i128::try_from(read_at.as_nanos()).unwrap_or(i128::MAX)
+}
+
+/// The far listing rebuilt from the state and what changed since its snapshot `seen`:
+/// the pairs below the old UIDNEXT with their agreed flags, less the gone, with the
+/// changed flags, plus the new messages. `None` when the answer does not fit the state
+/// (a changed or present message the state does not know, or a count that differs from
+/// EXISTS): the caller then lists the folder in full.
+fn listing_from_changes(
+    state: &FolderState,
+    seen: &FarSnapshot,
+    changes: FarChanges,
+    exists: u32,
+) -> Option<Vec<FarMessage>> {
+    let mut messages: BTreeMap<FarUid, FarMessage> = state
+        .pairs
+        .range(..FarUid(seen.uid_next))
+        .map(|(uid, pairing)| {
+            (
+                *uid,
+                FarMessage {
+                    uid: *uid,
+                    flags: pairing.flags,
+                    size: 0,
+                },
+            )
+        })
+        .collect();
+    match changes.gone {
+        Gone::Vanished(uids) => {
+            for uid in uids {
+                messages.remove(&uid);
+            }
+        }
+        Gone::Present(uids) => {
+            if uids.iter().any(|uid| !messages.contains_key(uid)) {
+                return None;
+            }
+            let present: std::collections::HashSet<FarUid> = uids.into_iter().collect();
+            messages.retain(|uid, _| present.contains(uid));
+        }
+    }
+    for (uid, flags) in changes.changed {
+        messages.get_mut(&uid)?.flags = flags;
+    }
+    for message in changes.new {
+        if message.uid.0 < seen.uid_next {
+            return None;
+        }
+        messages.insert(message.uid, message);
+    }
+    (messages.len() == exists as usize).then(|| messages.into_values().collect())
 }
 
 /// Lists both sides and plans. Writes nothing anywhere when `ctx.dry_run` (the far
@@ -72,11 +151,83 @@ pub fn prepare(
             None => {}
         }
     }
+    // The snapshot the state holds of the far folder, if it can stand for a listing.
+    let seen = state.far_seen.filter(|seen| {
+        state.uid_validity == Some(UidValidity(seen.uid_validity))
+            && state.pending_downloads.is_empty()
+            && state.pending_uploads.is_empty()
+    });
+    let near_exists = near.exists();
+    let near_before = if near_exists {
+        let read_at = SystemTime::now();
+        near.dir_times().map(|times| (times, read_at))
+    } else {
+        None
+    };
+    if task.create.is_none()
+        && task.far_exists
+        && seen.is_some()
+        && task.far_status == seen
+        && state.near_seen.is_some()
+        && near_before.map(|(times, _)| times) == state.near_seen
+    {
+        return Ok(Prepared {
+            far_listing: FarListing {
+                uid_validity: state.uid_validity.unwrap_or(UidValidity(0)),
+                uid_next: seen.map_or(1, |s| s.uid_next),
+                messages: Vec::new(),
+            },
+            plan: Plan {
+                uid_validity: state.uid_validity.unwrap_or(UidValidity(0)),
+                reset_pairs: false,
+                steps: Vec::new(),
+                held_back: Vec::new(),
+                too_large: Vec::new(),
+            },
+            state,
+            near_listing: NearListing::default(),
+            unchanged: true,
+            far_now: None,
+            near_before,
+        });
+    }
     let far_will_exist = task.far_exists || (task.create == Some(CreatedOn::Far) && !ctx.dry_run);
+    let mut far_now = None;
     let far_listing = if far_will_exist {
         let selected = session.select(&task.server_name, ctx.dry_run)?;
         selected.check_not_behind(state.uid_validity, state.pairs.keys().next_back().copied())?;
-        let messages = session.list_messages(selected.exists)?;
+        far_now =
+            selected
+                .highest_modseq
+                .zip(selected.uid_next)
+                .map(|(highest_modseq, uid_next)| FarSnapshot {
+                    uid_validity: selected.uid_validity.0,
+                    uid_next,
+                    messages: selected.exists,
+                    highest_modseq,
+                });
+        let incremental = match (seen, far_now) {
+            (Some(seen), Some(now)) if now.uid_validity == seen.uid_validity => {
+                let changes = if now == seen {
+                    FarChanges::default()
+                } else {
+                    session.changes_since(seen.highest_modseq, seen.uid_next, selected.exists)?
+                };
+                let listing = listing_from_changes(&state, &seen, changes, selected.exists);
+                if listing.is_none() {
+                    log::folder(&format!(
+                        "{}: {}: the server's changes do not fit the state; listing the folder in full",
+                        task.channel, task.far
+                    ));
+                }
+                listing
+            }
+            _ => None,
+        };
+        let messages = match incremental {
+            Some(messages) => messages,
+            None => session.list_messages(selected.exists)?,
+        };
         let max_uid = messages.last().map_or(0, |m| m.uid.0);
         FarListing {
             uid_validity: selected.uid_validity,
@@ -92,7 +243,7 @@ pub fn prepare(
             messages: Vec::new(),
         }
     };
-    let near_listing = if near.exists() {
+    let near_listing = if near_exists {
         let scan = near
             .scan()
             .with_context(|| format!("cannot scan {}", task.near_dir.display()))?;
@@ -136,6 +287,9 @@ pub fn prepare(
         near_listing,
         far_listing,
         plan,
+        unchanged: false,
+        far_now,
+        near_before,
     })
 }
 
@@ -244,7 +398,8 @@ pub fn held_back_error(plan: &Plan) -> Option<anyhow::Error> {
 }
 
 /// Carries out a plan. Each step that completes is pushed to `done` (the report is built
-/// from it). The state is saved at the end, or when a step fails, with what was done.
+/// from it). The state is saved at the end, or when a step fails, with what was done;
+/// a folder where nothing changed and nothing was to be done is not written at all.
 pub fn execute(
     session: &mut dyn FarStore,
     near: &dyn NearStore,
@@ -258,31 +413,121 @@ pub fn execute(
         near_listing,
         far_listing,
         plan,
+        unchanged,
+        far_now,
+        near_before,
     } = prepared;
-    let mut executor = Executor {
-        session,
-        task,
-        ctx,
-        near,
-        journal: ctx.state.journal(&task.far)?,
-        state: &mut state,
-        near_by_id: near_listing
-            .messages
-            .into_iter()
-            .map(|m| (m.id.clone(), m))
-            .collect(),
+    if unchanged {
+        return Ok(());
+    }
+    let before = (state.far_seen, state.near_seen, state.last_error.clone());
+    let near_seen_listing: Vec<(NearId, Flags)> = near_listing
+        .messages
+        .iter()
+        .map(|m| (m.id.clone(), m.flags))
+        .collect();
+    let outcome = if plan.is_empty() {
+        Ok(())
+    } else {
+        let mut executor = Executor {
+            session,
+            task,
+            ctx,
+            near,
+            journal: ctx.state.journal(&task.far)?,
+            state: &mut state,
+            near_by_id: near_listing
+                .messages
+                .into_iter()
+                .map(|m| (m.id.clone(), m))
+                .collect(),
+        };
+        executor.run(&plan, far_listing.uid_next, done)
     };
-    let outcome = executor.run(&plan, far_listing.uid_next, done);
+    let outcome = outcome.and_then(|()| held_back_error(&plan).map_or(Ok(()), Err));
+    state.last_error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+    if outcome.is_ok() {
+        state.far_seen = far_now.filter(|now| far_agrees(&state, &far_listing, now, done));
+        // The near directories did not change while this run listed and worked on them,
+        // were settled when it began, and hold exactly the pairs with their agreed flags:
+        // the same times next run mean the same files, with nothing left to do.
+        state.near_seen = near_before.and_then(|(times, read_at)| {
+            (settled(times.new, read_at)
+                && settled(times.cur, read_at)
+                && near.dir_times() == Some(times)
+                && near_agrees(&state, &near_seen_listing))
+            .then_some(times)
+        });
+    } else {
+        state.far_seen = None;
+        state.near_seen = None;
+    }
+    if plan.is_empty()
+        && outcome.is_ok()
+        && before == (state.far_seen, state.near_seen, state.last_error.clone())
+    {
+        return Ok(());
+    }
     state.last_sync = Some(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0),
     );
-    let outcome = outcome.and_then(|()| held_back_error(&plan).map_or(Ok(()), Err));
-    state.last_error = outcome.as_ref().err().map(|e| format!("{e:#}"));
     let saved = ctx.state.save(&state);
     outcome.and(saved)
+}
+
+/// Whether the state, after this run, agrees with the far folder as SELECT described it
+/// (`now`), so the next run may start from that snapshot: the pairs below its UIDNEXT
+/// are exactly the listed messages this run did not delete, each with its listed flags
+/// as the agreed flags unless this run changed them (then the next run sees the change).
+/// Nothing is pending.
+fn far_agrees(state: &FolderState, listing: &FarListing, now: &FarSnapshot, done: &[Step]) -> bool {
+    let mut deleted = std::collections::HashSet::new();
+    let mut flagged = std::collections::HashSet::new();
+    for step in done {
+        match step {
+            Step::DeleteFar { uid, .. } => {
+                deleted.insert(*uid);
+            }
+            Step::SyncFlags {
+                uid, far: Some(_), ..
+            } => {
+                flagged.insert(*uid);
+            }
+            _ => {}
+        }
+    }
+    if !state.pending_downloads.is_empty() || !state.pending_uploads.is_empty() {
+        return false;
+    }
+    let mut kept = 0usize;
+    for message in &listing.messages {
+        if deleted.contains(&message.uid) {
+            continue;
+        }
+        kept += 1;
+        match state.pairs.get(&message.uid) {
+            Some(pairing) if pairing.flags == message.flags || flagged.contains(&message.uid) => {}
+            _ => return false,
+        }
+    }
+    state.pairs.range(..FarUid(now.uid_next)).count() == kept
+}
+
+/// Whether the near listing (which this run did not change) holds exactly the paired
+/// near messages, each with its agreed flags.
+fn near_agrees(state: &FolderState, listing: &[(NearId, Flags)]) -> bool {
+    let agreed: HashMap<&NearId, Flags> = state
+        .pairs
+        .values()
+        .map(|pairing| (&pairing.near_id, pairing.flags))
+        .collect();
+    agreed.len() == listing.len()
+        && listing
+            .iter()
+            .all(|(id, flags)| agreed.get(id) == Some(flags))
 }
 
 struct Executor<'a> {

@@ -227,6 +227,7 @@ impl World {
                 far_exists: true,
                 create: None,
                 remove: false,
+                far_status: None,
             },
             expunge,
             serial_of: HashMap::new(),
@@ -351,9 +352,9 @@ impl World {
                 let data = self.far.data.clone();
                 let mut data = data.borrow_mut();
                 if let Some(uid) = nth_key(&data.messages, pick) {
-                    let entry = data.messages.get_mut(&uid).expect("picked");
-                    entry.flags = change(entry.flags, *add, *remove);
-                    let (body, flags) = (entry.body.clone(), entry.flags);
+                    let entry = data.messages.get(&uid).expect("picked");
+                    let (body, flags) = (entry.body.clone(), change(entry.flags, *add, *remove));
+                    data.set_flags(uid, flags);
                     self.note_flags(Side::Far, &body, flags);
                 }
             }
@@ -370,7 +371,7 @@ impl World {
             Edit::DeleteFar { pick } => {
                 let removed = {
                     let mut data = self.far.data.borrow_mut();
-                    nth_key(&data.messages, pick).and_then(|uid| data.messages.remove(&uid))
+                    nth_key(&data.messages, pick).and_then(|uid| data.expunge(uid))
                 };
                 if let Some(entry) = removed {
                     self.note_deleted(&entry.body);

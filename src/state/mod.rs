@@ -7,7 +7,7 @@ pub mod lock;
 pub mod store;
 
 use crate::flags::Flags;
-use crate::model::{FarUid, NearId, PairKey, UidValidity};
+use crate::model::{FarSnapshot, FarUid, NearId, NearSnapshot, PairKey, UidValidity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -44,6 +44,16 @@ pub struct FolderState {
     /// downloaded back.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending_uploads: BTreeMap<NearId, (u32, PairKey)>,
+    /// The far folder as listed by the last run that left every far message paired with
+    /// its far flags as the agreed flags: the next run asks only for what changed since
+    /// (CONDSTORE/QRESYNC), or skips the folder when STATUS still says the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub far_seen: Option<FarSnapshot>,
+    /// The near folder's directory times when the last run listed it, recorded only when
+    /// nothing changed them during that run and they were old enough that any later change
+    /// must give a different time: the same times mean the same messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub near_seen: Option<NearSnapshot>,
 }
 
 /// One paired message: its near id and the flags both sides last agreed on.
@@ -101,6 +111,10 @@ pub enum Record {
 /// Applies one record to the state. The executor and the journal replay both go through
 /// here, so what a run does and what a replay reconstructs cannot disagree.
 pub fn apply(state: &mut FolderState, record: &Record) {
+    // Any change to the pairs makes the snapshots of both sides stale: the run that
+    // finishes records fresh ones, a cut run's replay leaves none.
+    state.far_seen = None;
+    state.near_seen = None;
     match record {
         Record::UidValidity(validity) => {
             state.uid_validity = Some(*validity);

@@ -47,6 +47,8 @@ fn state() -> impl Strategy<Value = FolderState> {
                 pairs,
                 pending_downloads: Default::default(),
                 pending_uploads: Default::default(),
+                far_seen: None,
+                near_seen: None,
             },
         )
 }

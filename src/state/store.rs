@@ -8,6 +8,15 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The file naming the folders the last run finished, and when.
+const LAST_RUN: &str = "last-run.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LastRun {
+    time: u64,
+    folders: Vec<String>,
+}
+
 /// The state directory of one channel.
 #[derive(Clone, Debug)]
 pub struct ChannelStateDir {
@@ -150,6 +159,28 @@ impl ChannelStateDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e).context(format!("cannot remove {}", journal_path.display())),
         }
+    }
+
+    /// Notes the folders a run finished without errors, and when: a folder where nothing
+    /// changed keeps its state file untouched, so `status` takes its last sync from here.
+    /// A best-effort note (not fsynced; an unreadable one is ignored).
+    pub fn note_run(&self, time: u64, folders: &[String]) -> Result<()> {
+        self.create()?;
+        let path = self.dir.join(LAST_RUN);
+        let tmp = self.dir.join(format!("{LAST_RUN}.new"));
+        let text = serde_json::to_vec(&LastRun {
+            time,
+            folders: folders.to_vec(),
+        })?;
+        fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))
+    }
+
+    /// When the last run finished `far` without errors, from [`Self::note_run`].
+    pub fn last_run_of(&self, far: &str) -> Option<u64> {
+        let text = fs::read(self.dir.join(LAST_RUN)).ok()?;
+        let last: LastRun = serde_json::from_slice(&text).ok()?;
+        last.folders.iter().any(|f| f == far).then_some(last.time)
     }
 
     /// Removes a folder's state and journal (the folder is gone from both sides).

@@ -1,7 +1,7 @@
 //! [`FarStore`] for the real IMAP connection: each method is [`FarSession`]'s own.
 
 use crate::flags::Flags;
-use crate::model::{FarMessage, FarUid, PairKey};
+use crate::model::{FarChanges, FarMessage, FarUid, PairKey};
 use crate::store::imap::{FarResult, FarSession, Selected};
 use crate::store::traits::FarStore;
 use std::time::SystemTime;
@@ -13,6 +13,10 @@ impl FarStore for FarSession {
 
     fn list_messages(&mut self, exists: u32) -> FarResult<Vec<FarMessage>> {
         FarSession::list_messages(self, exists)
+    }
+
+    fn changes_since(&mut self, modseq: u64, below: u32, exists: u32) -> FarResult<FarChanges> {
+        FarSession::changes_since(self, modseq, below, exists)
     }
 
     fn pair_keys(&mut self, uids: &[FarUid]) -> FarResult<Vec<(FarUid, PairKey)>> {

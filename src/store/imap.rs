@@ -7,6 +7,7 @@
 //! paths and any panic left in it becomes an error, and listings that contradict
 //! themselves (UIDs out of order, repeated, at or above UIDNEXT) are refused.
 
+mod changes;
 pub mod diagnose;
 mod tls;
 mod trace;
@@ -342,6 +343,8 @@ pub struct Selected {
     pub uid_validity: UidValidity,
     pub uid_next: Option<u32>,
     pub exists: u32,
+    /// HIGHESTMODSEQ, from a server with CONDSTORE that keeps them for this folder.
+    pub highest_modseq: Option<u64>,
 }
 
 impl Selected {
@@ -685,6 +688,7 @@ impl FarSession {
         far.caps = ServerCaps::from(&caps);
         drop(caps);
         far.drain();
+        far.enable_qresync();
         Ok(far)
     }
 
@@ -795,9 +799,16 @@ impl FarSession {
                 self.endpoint
             )));
         };
+        // With CONDSTORE the answer carries HIGHESTMODSEQ, which lets the next run ask
+        // only for what changed.
+        let condstore = if self.caps.condstore {
+            " (CONDSTORE)"
+        } else {
+            ""
+        };
         let data = self
             .call(RESPONSE_BYTES, |s| {
-                s.run_command_and_read_response(format!("{verb} {quoted}"))
+                s.run_command_and_read_response(format!("{verb} {quoted}{condstore}"))
             })
             .map_err(|e| self.err(&what, e))?;
         self.drain();
@@ -818,6 +829,7 @@ impl FarSession {
             uid_validity,
             uid_next: answer.uid_next,
             exists: answer.exists,
+            highest_modseq: answer.highest_modseq.filter(|_| self.caps.condstore),
         })
     }
 
@@ -1121,6 +1133,7 @@ struct SelectAnswer {
     uid_validity: Option<u32>,
     uid_next: Option<u32>,
     exists: u32,
+    highest_modseq: Option<u64>,
 }
 
 /// Reads the untagged data of a SELECT/EXAMINE answer (the tagged OK excluded). Untagged
@@ -1149,6 +1162,10 @@ fn parse_select(mut data: &[u8]) -> Result<SelectAnswer, String> {
                 ..
             } => {
                 let (slot, value, name) = match code {
+                    ResponseCode::HighestModSeq(v) => {
+                        answer.highest_modseq = Some(v);
+                        continue;
+                    }
                     ResponseCode::UidValidity(v) => (&mut answer.uid_validity, v, "UIDVALIDITY"),
                     ResponseCode::UidNext(v) => (&mut answer.uid_next, v, "UIDNEXT"),
                     _ => continue,
@@ -1287,7 +1304,7 @@ mod tests {
     #[test]
     fn select_answers_tolerate_untagged_warnings_and_refuse_contradictions() {
         let answer = parse_select(
-            b"* NO [ALERT] careful\r\n* BAD odd\r\n* BYE not really\r\n* FLAGS (\\Seen)\r\n* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n* OK [UIDNEXT 9] x\r\n",
+            b"* NO [ALERT] careful\r\n* BAD odd\r\n* BYE not really\r\n* FLAGS (\\Seen)\r\n* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n* OK [UIDNEXT 9] x\r\n* OK [HIGHESTMODSEQ 12345678901] x\r\n",
         )
         .unwrap();
         assert_eq!(
@@ -1295,7 +1312,8 @@ mod tests {
             SelectAnswer {
                 uid_validity: Some(7),
                 uid_next: Some(9),
-                exists: 3
+                exists: 3,
+                highest_modseq: Some(12_345_678_901),
             }
         );
         let err = parse_select(b"* OK [UIDVALIDITY 7] x\r\n").unwrap_err();
@@ -1347,6 +1365,7 @@ mod tests {
             uid_validity: UidValidity(42),
             uid_next: Some(4),
             exists: 3,
+            highest_modseq: None,
         };
         let same = Some(UidValidity(42));
         let err = selected

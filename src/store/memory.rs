@@ -6,7 +6,9 @@
 //! executor saves no state and its journal stays as it was).
 
 use crate::flags::Flags;
-use crate::model::{FarMessage, FarUid, NearId, NearMessage, PairKey, UidValidity};
+use crate::model::{
+    FarChanges, FarMessage, FarUid, Gone, NearId, NearMessage, PairKey, UidValidity,
+};
 use crate::pairkey::pair_key_from_header;
 use crate::store::imap::{FarError, FarErrorKind, FarResult, Selected};
 use crate::store::maildir::Scan;
@@ -141,6 +143,8 @@ fn far_error(message: String) -> FarError {
 pub struct FarEntry {
     pub flags: Flags,
     pub body: Vec<u8>,
+    /// The MODSEQ of the message's last change (CONDSTORE).
+    pub modseq: u64,
 }
 
 /// The one far folder.
@@ -152,6 +156,10 @@ pub struct FarData {
     pub messages: BTreeMap<FarUid, FarEntry>,
     /// Whether APPEND answers with the new UID (UIDPLUS).
     pub appenduid: bool,
+    /// HIGHESTMODSEQ: bumped by every change, as a CONDSTORE server does.
+    pub modseq: u64,
+    /// Expunged UIDs with the MODSEQ of their expunge (for QRESYNC's VANISHED).
+    pub expunged: Vec<(FarUid, u64)>,
 }
 
 impl FarData {
@@ -159,19 +167,39 @@ impl FarData {
     pub fn add(&mut self, flags: Flags, body: &[u8]) -> FarUid {
         let uid = FarUid(self.uid_next);
         self.uid_next += 1;
+        self.modseq += 1;
         self.messages.insert(
             uid,
             FarEntry {
                 flags,
                 body: body.to_vec(),
+                modseq: self.modseq,
             },
         );
         uid
     }
 
+    /// Sets a message's flags as another client would (a new MODSEQ).
+    pub fn set_flags(&mut self, uid: FarUid, flags: Flags) {
+        if let Some(entry) = self.messages.get_mut(&uid) {
+            self.modseq += 1;
+            entry.flags = flags;
+            entry.modseq = self.modseq;
+        }
+    }
+
+    /// Expunges a message as another client would; the message, if there was one.
+    pub fn expunge(&mut self, uid: FarUid) -> Option<FarEntry> {
+        let entry = self.messages.remove(&uid)?;
+        self.modseq += 1;
+        self.expunged.push((uid, self.modseq));
+        Some(entry)
+    }
+
     /// The server renumbers the folder: a new UIDVALIDITY, every message a new UID.
     pub fn renumber(&mut self) {
         self.uid_validity += 1;
+        self.expunged.clear();
         let old = std::mem::take(&mut self.messages);
         for entry in old.into_values() {
             self.add(entry.flags, &entry.body);
@@ -195,6 +223,8 @@ impl MemoryFar {
                 uid_next: 1,
                 messages: BTreeMap::new(),
                 appenduid,
+                modseq: 1,
+                expunged: Vec::new(),
             })),
             faults,
         }
@@ -225,7 +255,33 @@ impl FarStore for MemoryFar {
             uid_validity: UidValidity(data.uid_validity),
             uid_next: Some(data.uid_next),
             exists: u32::try_from(data.messages.len()).unwrap_or(u32::MAX),
+            highest_modseq: Some(data.modseq),
         })
+    }
+
+    /// As QRESYNC answers: changed flags and VANISHED below `below`, new ones above.
+    fn changes_since(&mut self, modseq: u64, below: u32, _exists: u32) -> FarResult<FarChanges> {
+        let data = self.data.borrow();
+        let mut changes = FarChanges::default();
+        for (uid, entry) in &data.messages {
+            if uid.0 >= below {
+                changes.new.push(FarMessage {
+                    uid: *uid,
+                    flags: entry.flags,
+                    size: u32::try_from(entry.body.len()).unwrap_or(u32::MAX),
+                });
+            } else if entry.modseq > modseq {
+                changes.changed.push((*uid, entry.flags));
+            }
+        }
+        changes.gone = Gone::Vanished(
+            data.expunged
+                .iter()
+                .filter(|(uid, at)| *at > modseq && uid.0 < below)
+                .map(|(uid, _)| *uid)
+                .collect(),
+        );
+        Ok(changes)
     }
 
     fn list_messages(&mut self, _exists: u32) -> FarResult<Vec<FarMessage>> {
@@ -301,12 +357,13 @@ impl FarStore for MemoryFar {
         }
         self.effect("UID STORE", |d| {
             for uid in uids {
-                if let Some(entry) = d.messages.get_mut(uid) {
-                    entry.flags = if add {
+                if let Some(entry) = d.messages.get(uid) {
+                    let new = if add {
                         entry.flags.union(flags)
                     } else {
                         entry.flags.difference(flags)
                     };
+                    d.set_flags(*uid, new);
                 }
             }
         })
@@ -320,7 +377,7 @@ impl FarStore for MemoryFar {
         self.store_flags(uids, true, Flags::DELETED)?;
         self.effect("UID EXPUNGE", |d| {
             for uid in uids {
-                d.messages.remove(uid);
+                d.expunge(*uid);
             }
         })
     }
@@ -415,6 +472,11 @@ impl MemoryNear {
 impl NearStore for MemoryNear {
     fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Memory has no directory times: the folder is always scanned.
+    fn dir_times(&self) -> Option<crate::model::NearSnapshot> {
+        None
     }
 
     fn exists(&self) -> bool {

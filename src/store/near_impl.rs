@@ -1,7 +1,7 @@
 //! [`NearStore`] for a real maildir folder: each method is [`MaildirFolder`]'s own.
 
 use crate::flags::Flags;
-use crate::model::{NearId, NearMessage, PairKey};
+use crate::model::{NearId, NearMessage, NearSnapshot, PairKey};
 use crate::store::maildir::{MaildirFolder, Scan};
 use crate::store::traits::NearStore;
 use std::io;
@@ -15,6 +15,10 @@ impl NearStore for MaildirFolder {
 
     fn exists(&self) -> bool {
         MaildirFolder::exists(self)
+    }
+
+    fn dir_times(&self) -> Option<NearSnapshot> {
+        MaildirFolder::dir_times(self)
     }
 
     fn create(&self) -> io::Result<()> {

@@ -7,7 +7,7 @@
 //! retry on a fresh connection) from a permanent one; near errors are `io::Error`s.
 
 use crate::flags::Flags;
-use crate::model::{FarMessage, FarUid, NearId, NearMessage, PairKey};
+use crate::model::{FarChanges, FarMessage, FarUid, NearId, NearMessage, NearSnapshot, PairKey};
 use crate::store::imap::{FarResult, Selected};
 use crate::store::maildir::Scan;
 use std::io;
@@ -22,6 +22,11 @@ pub trait FarStore {
     /// The selected folder's messages (UID, flags, size), sorted by UID, each UID once;
     /// `exists` is the message count SELECT reported.
     fn list_messages(&mut self, exists: u32) -> FarResult<Vec<FarMessage>>;
+
+    /// What changed in the selected folder since HIGHESTMODSEQ `modseq`: flag changes and
+    /// expunges among the messages below `below` (the UIDNEXT of then), and the messages
+    /// at or above it. Only for a folder whose SELECT gave a HIGHESTMODSEQ.
+    fn changes_since(&mut self, modseq: u64, below: u32, exists: u32) -> FarResult<FarChanges>;
 
     /// Pairing keys (Message-ID or header hash) of those of the given messages that
     /// still exist.
@@ -74,6 +79,10 @@ pub trait NearStore {
 
     /// Whether the folder exists.
     fn exists(&self) -> bool;
+
+    /// The times of the folder's message directories (`None` when unknown): while they
+    /// stay the same, so do its messages.
+    fn dir_times(&self) -> Option<NearSnapshot>;
 
     /// Creates the folder (and missing parents).
     fn create(&self) -> io::Result<()>;

@@ -53,6 +53,22 @@ impl MaildirFolder {
         is_folder_dir(&self.dir)
     }
 
+    /// The modification times of `new/` and `cur/`; `None` when either cannot be read.
+    pub fn dir_times(&self) -> Option<crate::model::NearSnapshot> {
+        let time = |sub: &str| -> Option<i128> {
+            let modified = std::fs::metadata(self.dir.join(sub))
+                .ok()?
+                .modified()
+                .ok()?;
+            let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+            Some(i128::try_from(since.as_nanos()).ok()?)
+        };
+        Some(crate::model::NearSnapshot {
+            new: time("new")?,
+            cur: time("cur")?,
+        })
+    }
+
     /// Creates the directory (and missing parents) and its `cur/`, `new/`, `tmp/`, mode
     /// 0700, fsyncing the parent of every directory it created.
     pub fn create(&self) -> io::Result<()> {

@@ -1,0 +1,240 @@
+//! Asking the server what changed instead of listing everything: STATUS (one LIST-STATUS
+//! round trip where offered) to tell which folders changed at all, and CONDSTORE's
+//! CHANGEDSINCE (with QRESYNC's VANISHED, or a UID SEARCH for expunges) to fetch only
+//! the flags that changed and the messages that are new since the last run.
+
+use super::{FarError, FarResult, FarSession, LIST_BYTES, LISTED_MESSAGE_BYTES, RESPONSE_BYTES};
+use super::{flags_of, quote_mailbox};
+use crate::model::{FarChanges, FarMessage, FarSnapshot, FarUid, Gone};
+use imap::types::UnsolicitedResponse;
+use std::collections::HashMap;
+
+impl FarSession {
+    /// Turns QRESYNC on for this connection (before any SELECT, as RFC 5161 wants); on a
+    /// server that refuses, the connection goes on with CONDSTORE alone.
+    pub(super) fn enable_qresync(&mut self) {
+        if !self.caps.qresync {
+            return;
+        }
+        let enabled = self.call(RESPONSE_BYTES, |s| {
+            s.run_command_and_read_response("ENABLE QRESYNC")
+        });
+        self.drain();
+        if enabled.is_err() && !self.broken {
+            self.caps.qresync = false;
+        }
+    }
+
+    /// STATUS (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ) of the named folders, by
+    /// server name: one LIST-STATUS command where the server has it, else one STATUS per
+    /// folder. Empty without CONDSTORE (no HIGHESTMODSEQ, nothing to compare); a folder
+    /// the server answers nothing usable for is left out (it is then listed in full).
+    pub fn folder_statuses(&mut self, names: &[&str]) -> FarResult<HashMap<String, FarSnapshot>> {
+        let mut statuses = HashMap::new();
+        if !self.caps.condstore || names.is_empty() {
+            return Ok(statuses);
+        }
+        let items = "(UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)";
+        if self.caps.list_status {
+            let data = self
+                .call(LIST_BYTES, |s| {
+                    s.run_command_and_read_response(format!(
+                        "LIST \"\" \"*\" RETURN (STATUS {items})"
+                    ))
+                })
+                .map_err(|e| self.err("LIST RETURN (STATUS)", e))?;
+            self.drain();
+            parse_statuses(&data, &mut statuses);
+        } else {
+            for name in names {
+                let Some(quoted) = quote_mailbox(name) else {
+                    continue;
+                };
+                let data = self
+                    .call(RESPONSE_BYTES, |s| {
+                        s.run_command_and_read_response(format!("STATUS {quoted} {items}"))
+                    })
+                    .map_err(|e| self.err(&format!("STATUS {name:?}"), e))?;
+                self.drain();
+                parse_statuses(&data, &mut statuses);
+            }
+        }
+        statuses.retain(|name, _| names.contains(&name.as_str()));
+        Ok(statuses)
+    }
+
+    /// What changed in the selected folder since `modseq`, for the messages below
+    /// `below` (the UIDNEXT of then), and the messages at or above it. `exists` (from
+    /// SELECT) bounds the answers' size. Answers that contradict themselves (UID 0, a UID
+    /// at or above UIDNEXT, an old UID reported as new) are errors, as in a full listing.
+    pub fn changes_since(&mut self, modseq: u64, below: u32, exists: u32) -> FarResult<FarChanges> {
+        let uid_next = self.uid_next;
+        let endpoint = self.endpoint.clone();
+        let broken = |detail: String| {
+            FarError::permanent(format!(
+                "{endpoint}: the server's list of changes is inconsistent: {detail}; not syncing this folder on the strength of it"
+            ))
+        };
+        let check = |uid: u32| -> FarResult<()> {
+            if uid == 0 {
+                return Err(broken("a message has UID 0".into()));
+            }
+            match uid_next {
+                Some(next) if uid >= next => Err(broken(format!(
+                    "UID {uid} is at or above the UIDNEXT {next} the server announced"
+                ))),
+                _ => Ok(()),
+            }
+        };
+        let limit = RESPONSE_BYTES + u64::from(exists) * LISTED_MESSAGE_BYTES;
+        let mut changes = FarChanges::default();
+        if below > 1 {
+            let last = below - 1;
+            let qresync = self.caps.qresync;
+            let modifiers = if qresync {
+                format!("(CHANGEDSINCE {modseq} VANISHED)")
+            } else {
+                format!("(CHANGEDSINCE {modseq})")
+            };
+            let fetches = self
+                .call(limit, |s| {
+                    s.uid_fetch(format!("1:{last}"), format!("(UID FLAGS) {modifiers}"))
+                })
+                .map_err(|e| self.err("UID FETCH (CHANGEDSINCE)", e))?;
+            for fetch in fetches.iter() {
+                let Some(uid) = fetch.uid else { continue };
+                check(uid)?;
+                if uid < below {
+                    changes.changed.push((FarUid(uid), flags_of(fetch.flags())));
+                }
+            }
+            drop(fetches);
+            let mut vanished = Vec::new();
+            for response in self.session.take_all_unsolicited() {
+                if let UnsolicitedResponse::Vanished { uids, .. } = response {
+                    for range in uids {
+                        let (start, end) = (*range.start(), (*range.end()).min(last));
+                        if end.saturating_sub(start) > exists.saturating_add(below) {
+                            return Err(broken(format!(
+                                "VANISHED names {start}:{end}, more UIDs than the folder ever had"
+                            )));
+                        }
+                        vanished.extend((start..=end).map(FarUid));
+                    }
+                }
+            }
+            changes.gone = if qresync {
+                Gone::Vanished(vanished)
+            } else {
+                let present = self
+                    .call(limit, |s| s.uid_search(format!("UID 1:{last}")))
+                    .map_err(|e| self.err("UID SEARCH", e))?;
+                self.drain();
+                let mut present: Vec<FarUid> = present
+                    .into_iter()
+                    .filter(|uid| *uid < below)
+                    .map(FarUid)
+                    .collect();
+                present.sort();
+                Gone::Present(present)
+            };
+        }
+        let fetches = self
+            .call(limit, |s| {
+                s.uid_fetch(format!("{below}:*"), "(UID FLAGS RFC822.SIZE)")
+            })
+            .map_err(|e| self.err("UID FETCH (new messages)", e))?;
+        for fetch in fetches.iter() {
+            let Some(uid) = fetch.uid else { continue };
+            check(uid)?;
+            if uid >= below {
+                let size = fetch.size.unwrap_or(0);
+                self.largest = self.largest.max(u64::from(size));
+                changes.new.push(FarMessage {
+                    uid: FarUid(uid),
+                    flags: flags_of(fetch.flags()),
+                    size,
+                });
+            }
+        }
+        drop(fetches);
+        self.drain();
+        changes.new.sort_by_key(|m| m.uid);
+        if changes.new.windows(2).any(|w| w[0].uid == w[1].uid) {
+            return Err(broken("a new message was listed twice".into()));
+        }
+        Ok(changes)
+    }
+}
+
+/// Collects the `* STATUS` answers among `data` (other lines are skipped) that carry all
+/// four items.
+fn parse_statuses(mut data: &[u8], statuses: &mut HashMap<String, FarSnapshot>) {
+    use imap_proto::{MailboxDatum, Response, StatusAttribute};
+    while !data.is_empty() {
+        let Ok((rest, response)) = imap_proto::parser::parse_response(data) else {
+            // Skip a line this parser does not know.
+            match data.iter().position(|b| *b == b'\n') {
+                Some(end) => {
+                    data = &data[end + 1..];
+                    continue;
+                }
+                None => return,
+            }
+        };
+        data = rest;
+        if let Response::MailboxData(MailboxDatum::Status { mailbox, status }) = response {
+            let (mut validity, mut next, mut messages, mut modseq) = (None, None, None, None);
+            for item in status {
+                match item {
+                    StatusAttribute::UidValidity(v) => validity = Some(v),
+                    StatusAttribute::UidNext(v) => next = Some(v),
+                    StatusAttribute::Messages(v) => messages = Some(v),
+                    StatusAttribute::HighestModSeq(v) => modseq = Some(v),
+                    _ => {}
+                }
+            }
+            if let (Some(uid_validity), Some(uid_next), Some(messages), Some(highest_modseq)) =
+                (validity, next, messages, modseq)
+            {
+                statuses.insert(
+                    mailbox.to_string(),
+                    FarSnapshot {
+                        uid_validity,
+                        uid_next,
+                        messages,
+                        highest_modseq,
+                    },
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_status_answers_are_read_and_incomplete_ones_skipped() {
+        let data = b"* LIST (\\HasNoChildren) \"/\" INBOX\r\n\
+* STATUS INBOX (MESSAGES 3 UIDNEXT 9 UIDVALIDITY 77 HIGHESTMODSEQ 12)\r\n\
+* LIST (\\HasNoChildren) \"/\" \"Sent Items\"\r\n\
+* STATUS \"Sent Items\" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 78 HIGHESTMODSEQ 1)\r\n\
+* STATUS Other (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 78)\r\n\
+* SOMETHING the parser does not know\r\n";
+        let mut statuses = HashMap::new();
+        parse_statuses(data, &mut statuses);
+        assert_eq!(statuses.len(), 2, "{statuses:?}");
+        assert_eq!(
+            statuses["INBOX"],
+            FarSnapshot {
+                uid_validity: 77,
+                uid_next: 9,
+                messages: 3,
+                highest_modseq: 12
+            }
+        );
+        assert_eq!(statuses["Sent Items"].uid_validity, 78);
+    }
+}
