@@ -61,7 +61,7 @@ impl MaildirFolder {
                 .modified()
                 .ok()?;
             let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
-            Some(i128::try_from(since.as_nanos()).ok()?)
+            i128::try_from(since.as_nanos()).ok()
         };
         Some(crate::model::NearSnapshot {
             new: time("new")?,
