@@ -888,3 +888,111 @@ impl Executor<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Pairing;
+
+    fn state_with(pairs: &[(u32, &str)]) -> FolderState {
+        let mut state = FolderState::new("INBOX", "INBOX");
+        state.uid_validity = Some(UidValidity(7));
+        for (uid, flags) in pairs {
+            state.pairs.insert(
+                FarUid(*uid),
+                Pairing {
+                    near_id: NearId(format!("id{uid}")),
+                    flags: Flags::from_maildir(flags),
+                },
+            );
+        }
+        state
+    }
+
+    fn seen() -> FarSnapshot {
+        FarSnapshot {
+            uid_validity: 7,
+            uid_next: 4,
+            messages: 3,
+            highest_modseq: 10,
+        }
+    }
+
+    fn listed(listing: &[FarMessage]) -> Vec<(u32, String)> {
+        listing
+            .iter()
+            .map(|m| (m.uid.0, m.flags.to_maildir()))
+            .collect()
+    }
+
+    #[test]
+    fn a_listing_is_rebuilt_from_the_state_and_the_changes() {
+        let state = state_with(&[(1, "S"), (2, ""), (3, "F")]);
+        let changes = FarChanges {
+            changed: vec![(FarUid(2), Flags::from_maildir("RS"))],
+            new: vec![FarMessage {
+                uid: FarUid(5),
+                flags: Flags::from_maildir("S"),
+                size: 99,
+            }],
+            gone: Gone::Vanished(vec![FarUid(3), FarUid(40)]),
+        };
+        let listing = listing_from_changes(&state, &seen(), changes, 3).unwrap();
+        assert_eq!(
+            listed(&listing),
+            [(1, "S".into()), (2, "RS".into()), (5, "S".into())]
+        );
+        assert_eq!(listing[2].size, 99);
+        // CONDSTORE alone: the present old UIDs say what is gone.
+        let changes = FarChanges {
+            gone: Gone::Present(vec![FarUid(1), FarUid(3)]),
+            ..FarChanges::default()
+        };
+        let listing = listing_from_changes(&state, &seen(), changes, 2).unwrap();
+        assert_eq!(listed(&listing), [(1, "S".into()), (3, "F".into())]);
+    }
+
+    #[test]
+    fn changes_that_do_not_fit_the_state_ask_for_a_full_listing() {
+        let state = state_with(&[(1, "S"), (2, "")]);
+        // A changed message the state does not know (an unpaired old one).
+        let unknown = FarChanges {
+            changed: vec![(FarUid(3), Flags::default())],
+            ..FarChanges::default()
+        };
+        assert!(listing_from_changes(&state, &seen(), unknown, 3).is_none());
+        // An old message present that the state does not pair.
+        let present = FarChanges {
+            gone: Gone::Present(vec![FarUid(1), FarUid(2), FarUid(3)]),
+            ..FarChanges::default()
+        };
+        assert!(listing_from_changes(&state, &seen(), present, 3).is_none());
+        // A "new" message below the old UIDNEXT.
+        let old_as_new = FarChanges {
+            new: vec![FarMessage {
+                uid: FarUid(3),
+                flags: Flags::default(),
+                size: 1,
+            }],
+            ..FarChanges::default()
+        };
+        assert!(listing_from_changes(&state, &seen(), old_as_new, 3).is_none());
+        // EXISTS disagrees with the rebuilt count.
+        assert!(listing_from_changes(&state, &seen(), FarChanges::default(), 3).is_none());
+        assert!(listing_from_changes(&state, &seen(), FarChanges::default(), 2).is_some());
+    }
+
+    #[test]
+    fn directory_times_count_only_once_settled() {
+        let at = |ns: i128| UNIX_EPOCH + std::time::Duration::from_nanos(ns as u64);
+        let t = 1_700_000_000_123_456_789i128;
+        assert!(!settled(t, at(t)));
+        assert!(!settled(t, at(t + 50_000_000)));
+        assert!(settled(t, at(t + 150_000_000)));
+        // Whole-second times (a coarse file system): two seconds.
+        let whole = 1_700_000_000_000_000_000i128;
+        assert!(!settled(whole, at(whole + 1_500_000_000)));
+        assert!(settled(whole, at(whole + 2_500_000_000)));
+        assert!(!settled(t, at(t - 1_000_000_000)), "a time in the future");
+    }
+}

@@ -1,0 +1,231 @@
+//! Incremental sync against a private Dovecot: each tier of change detection (QRESYNC,
+//! CONDSTORE alone, neither) converges after changes on both sides and asks the server
+//! what its capabilities allow; folders where nothing changed are neither selected nor
+//! scanned nor rewritten, and a change made right after such a run is still seen.
+
+use crate::support::dovecot::DovecotOptions;
+use crate::sync::{
+    Env, assert_nothing_planned, change_both_sides, folder_report, near_files, small_corpus, totals,
+};
+use serde_json::Value;
+use std::fs;
+use std::time::{Duration, SystemTime};
+
+const FOLDERS: [&str; 4] = ["INBOX", "Archive", "Notes", "Projects"];
+
+/// Runs `-vvv sync --json` and returns the report and the IMAP trace (stderr).
+fn traced_sync(env: &Env) -> (Value, String) {
+    let out = env.run(&["-vvv", "sync", "--json"]);
+    let trace = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{trace}");
+    let report = serde_json::from_slice(&out.stdout).unwrap();
+    (report, trace)
+}
+
+/// Lines of the trace the client sent, without tags.
+fn sent(trace: &str) -> Vec<String> {
+    trace
+        .lines()
+        .filter_map(|line| line.split_once("C: "))
+        .map(|(_, command)| command.split_once(' ').map_or("", |c| c.1).to_string())
+        .collect()
+}
+
+/// How many folders were listed in full (FETCH by sequence numbers from 1).
+fn full_listings(sent: &[String]) -> usize {
+    sent.iter().filter(|c| c.starts_with("FETCH 1:")).count()
+}
+
+/// Sets the times of every near folder's `cur/` and `new/` an hour back, as if the last
+/// change were long past (instead of waiting).
+fn age_near_dirs(env: &Env) {
+    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    for folder in FOLDERS {
+        for sub in ["cur", "new"] {
+            let dir = env.near_dir(folder).join(sub);
+            if let Ok(handle) = fs::File::open(&dir) {
+                handle.set_modified(hour_ago).unwrap();
+            }
+        }
+    }
+}
+
+/// Seeds, syncs, lets the near side settle, syncs again (recording snapshots), then
+/// changes both sides (flags, an expunge, a move to another folder, new mail both ways)
+/// and syncs with a trace. Checks convergence and returns what the client sent.
+fn converge_after_changes(options: DovecotOptions) -> Vec<String> {
+    let env = Env::new(options, "verbatim");
+    env.seed(&small_corpus());
+    env.sync(&[], 0);
+    age_near_dirs(&env);
+    assert_nothing_planned(&env.sync(&[], 0));
+
+    change_both_sides(&env);
+    // A move between folders on the server: an expunge in one, new mail in the other.
+    let mut session = env.dovecot.session().unwrap();
+    session.select(env.dovecot.server_name("Archive")).unwrap();
+    session
+        .uid_mv("5", env.dovecot.server_name("INBOX"))
+        .unwrap();
+    session.logout().unwrap();
+
+    let (report, trace) = traced_sync(&env);
+    let t = totals(&report);
+    assert_eq!(
+        t[0], 3,
+        "downloads: new INBOX mail, the moved one, Projects: {report}"
+    );
+    assert_eq!(t[1], 3, "uploads: two INBOX files + Notes: {report}");
+    assert_eq!(t[4], 1, "the near deletion reaches the far side: {report}");
+    assert_eq!(
+        t[5], 2,
+        "the far expunge and the move reach the near side: {report}"
+    );
+    assert!(t[2] >= 1 && t[3] >= 2, "flags both ways: {report}");
+    assert_eq!(folder_report(&report, "Notes")["create"], "far");
+    assert_eq!(env.assert_converged("INBOX"), 12 - 1 + 1 + 2 + 1);
+    assert_eq!(env.assert_converged("Archive"), 12 - 1 - 1);
+    assert_eq!(env.assert_converged("Notes"), 1);
+    assert_eq!(env.assert_converged("Projects"), 1);
+    assert_nothing_planned(&env.sync(&[], 0));
+    for folder in FOLDERS {
+        env.assert_converged(folder);
+    }
+    sent(&trace)
+}
+
+#[test]
+fn with_qresync_only_changes_are_fetched_and_expunges_come_as_vanished() {
+    let sent = converge_after_changes(DovecotOptions::default());
+    let joined = sent.join("\n");
+    assert!(
+        sent.iter()
+            .any(|c| c.starts_with("LIST \"\" \"*\" RETURN (STATUS")),
+        "one LIST-STATUS: {joined}"
+    );
+    assert!(
+        sent.iter()
+            .any(|c| c.contains("(CHANGEDSINCE") && c.contains("VANISHED)")),
+        "{joined}"
+    );
+    assert!(
+        !sent.iter().any(|c| c.starts_with("STATUS ")),
+        "no STATUS per folder: {joined}"
+    );
+    assert_eq!(full_listings(&sent), 1, "only the new Projects: {joined}");
+}
+
+#[test]
+fn with_condstore_alone_flags_come_by_changedsince_and_expunges_by_uid_search() {
+    let sent = converge_after_changes(DovecotOptions {
+        capabilities: Some("IMAP4rev1 LITERAL+ IDLE NAMESPACE UIDPLUS CONDSTORE".to_string()),
+        ..DovecotOptions::default()
+    });
+    let joined = sent.join("\n");
+    assert!(sent.iter().any(|c| c.starts_with("STATUS ")), "{joined}");
+    assert!(
+        sent.iter()
+            .any(|c| c.contains("(CHANGEDSINCE") && !c.contains("VANISHED")),
+        "{joined}"
+    );
+    assert!(
+        sent.iter().any(|c| c.starts_with("UID SEARCH UID 1:")),
+        "{joined}"
+    );
+    assert_eq!(full_listings(&sent), 1, "only the new Projects: {joined}");
+}
+
+#[test]
+fn without_condstore_every_folder_is_listed_in_full() {
+    let sent = converge_after_changes(DovecotOptions {
+        capabilities: Some("IMAP4rev1 LITERAL+ IDLE NAMESPACE UIDPLUS".to_string()),
+        ..DovecotOptions::default()
+    });
+    let joined = sent.join("\n");
+    assert_eq!(
+        full_listings(&sent),
+        3,
+        "INBOX, Archive, Projects: {joined}"
+    );
+    assert!(
+        !sent
+            .iter()
+            .any(|c| c.contains("CHANGEDSINCE") || c.contains("STATUS")),
+        "{joined}"
+    );
+}
+
+#[test]
+fn unchanged_folders_are_skipped_and_changes_right_after_are_still_seen() {
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    env.seed(&small_corpus());
+    env.sync(&[], 0);
+    age_near_dirs(&env);
+    assert_nothing_planned(&env.sync(&[], 0));
+    let state_files = |env: &Env| -> Vec<(String, Vec<u8>, SystemTime)> {
+        let dir = env.state_dir().join("test");
+        let mut files: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "state"))
+            .map(|p| {
+                let modified = fs::metadata(&p).unwrap().modified().unwrap();
+                (p.display().to_string(), fs::read(&p).unwrap(), modified)
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = state_files(&env);
+    assert!(!before.is_empty());
+
+    // Nothing changed: no folder is selected, no state file is rewritten.
+    let (report, trace) = traced_sync(&env);
+    assert_nothing_planned(&report);
+    let commands = sent(&trace);
+    assert!(
+        !commands
+            .iter()
+            .any(|c| c.starts_with("SELECT") || c.starts_with("EXAMINE")),
+        "unchanged folders selected: {}",
+        commands.join("\n")
+    );
+    assert_eq!(state_files(&env), before, "state files rewritten");
+    let status = env.run(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(!text.contains("never"), "{text}");
+
+    // Right after that run, without waiting: a flag renamed near, one changed far.
+    let archive = env.near_dir("Archive");
+    let file = near_files(&archive)
+        .into_iter()
+        .find(|f| !f.to_string_lossy().contains('F'))
+        .unwrap();
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    let base = name.split(":2,").next().unwrap();
+    let letters = name.split(":2,").nth(1).unwrap_or("");
+    let mut flagged: Vec<char> = letters.chars().chain(['F']).collect();
+    flagged.sort();
+    fs::rename(
+        &file,
+        archive.join("cur").join(format!(
+            "{base}:2,{}",
+            flagged.into_iter().collect::<String>()
+        )),
+    )
+    .unwrap();
+    let mut session = env.dovecot.session().unwrap();
+    session.select(env.dovecot.server_name("INBOX")).unwrap();
+    session
+        .uid_store("4", "+FLAGS.SILENT (\\Answered)")
+        .unwrap();
+    session.logout().unwrap();
+
+    let report = env.sync(&[], 0);
+    let t = totals(&report);
+    assert_eq!((t[2], t[3]), (1, 1), "one flag each way: {report}");
+    for folder in ["INBOX", "Archive"] {
+        env.assert_converged(folder);
+    }
+    assert_nothing_planned(&env.sync(&[], 0));
+}
