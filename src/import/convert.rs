@@ -1105,7 +1105,7 @@ fn channel(
 
     let state = match sync_state {
         Some(item) if item.joined() == "*" => StateLocation::InMailbox,
-        Some(item) if !defaults.sync_state.is_some_and(|g| g.line == item.line) => {
+        Some(item) if defaults.sync_state.is_none_or(|g| g.line != item.line) => {
             StateLocation::Prefix(item.joined())
         }
         Some(item) => StateLocation::Global {

@@ -32,7 +32,7 @@ pub fn render(conversion: &Conversion, source: &Path, reveal_passwords: bool) ->
 
 fn render_account(out: &mut String, a: &AccountOut, reveal: bool) {
     let _ = writeln!(out, "# from {}", a.source);
-    let _ = writeln!(out, "[account.{}]", a.name);
+    let _ = writeln!(out, "[account.{}]", key(&a.name));
     let _ = writeln!(out, "host = {}", string(&a.host));
     if let Some(port) = a.port {
         let _ = writeln!(out, "port = {port}");
@@ -77,7 +77,7 @@ fn render_channel(out: &mut String, c: &ChannelOut) {
         .map(|s| format!("Channel {} (line {})", s.name, s.line))
         .collect();
     let _ = writeln!(out, "# from {}", names.join(", "));
-    let _ = writeln!(out, "[channel.{}]", c.name);
+    let _ = writeln!(out, "[channel.{}]", key(&c.name));
     let _ = writeln!(out, "account = {}", string(&c.account));
     let _ = writeln!(out, "maildir = {}", path_string(&c.maildir));
     let _ = writeln!(out, "layout = {}", string(c.layout.as_str()));
@@ -90,6 +90,19 @@ fn render_channel(out: &mut String, c: &ChannelOut) {
     let _ = writeln!(out, "expunge = {}", string(c.expunge));
     if let Some(size) = &c.max_size {
         let _ = writeln!(out, "max_size = {}", string(size));
+    }
+}
+
+/// A table name: bare when TOML allows it, else quoted (a `.` would nest tables).
+fn key(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        name.to_string()
+    } else {
+        string(name)
     }
 }
 
@@ -128,5 +141,7 @@ mod tests {
         assert_eq!(string(r#"a "b" \c"#), r#""a \"b\" \\c""#);
         assert_eq!(string("x\u{1}"), "\"x\\u0001\"");
         assert_eq!(path_string("/m/$x"), "\"/m/$$x\"");
+        assert_eq!(key("work-2"), "work-2");
+        assert_eq!(key("gmail.com"), "\"gmail.com\"");
     }
 }

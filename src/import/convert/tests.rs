@@ -311,6 +311,15 @@ fn an_inbox_outside_the_tree_stays_unsynced_as_in_mbsync() {
 }
 
 #[test]
+fn names_with_dots_and_spaces_load() {
+    let (_, cfg) = load(
+        "IMAPAccount gmail.com\nHost h\nUser u\nPass p\n\nIMAPStore r\nAccount gmail.com\n\nMaildirStore l\nPath /m/\nInbox /m/INBOX\n\nChannel \"my mail\"\nFar :r:\nNear :l:\n",
+    );
+    assert_eq!(cfg.channels["my-mail"].account, "gmail.com");
+    assert!(cfg.accounts.contains_key("gmail.com"));
+}
+
+#[test]
 fn names_mailferry_cannot_use_are_made_plain() {
     assert_eq!(plain_name("my account"), "my-account");
     assert_eq!(plain_name(".hidden"), "hidden");
