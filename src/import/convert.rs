@@ -207,7 +207,7 @@ pub fn convert(rc: &Rc, home: Option<&str>) -> Conversion {
                             .iter()
                             .flat_map(|i| i.args.iter())
                             .chain(section.header.args.iter().skip(1))
-                            .map(|c| c.split(':').next().unwrap_or(c).to_string())
+                            .map(|c| plain_name(c.split(':').next().unwrap_or(c)))
                             .collect::<Vec<_>>()
                             .join(" "),
                         section.name
