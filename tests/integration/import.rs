@@ -8,6 +8,7 @@ use super::sync::{Env, change_both_sides, totals, write_near};
 use crate::support::compare::{Messages, far_messages, message_key, near_messages};
 use crate::support::corpus::{self, STANDARD_FOLDERS};
 use crate::support::dovecot::{Dovecot, DovecotOptions};
+use crate::support::proxy::{Command as Watch, Dir, Fault, Proxy};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs;
@@ -60,7 +61,21 @@ impl Mb {
     }
 
     fn write_rc(&self, state_at: StateAt) {
+        self.write_rc_to(state_at, None);
+    }
+
+    /// The mbsyncrc; with `plain_port`, over plaintext IMAP to that port (a proxy in
+    /// front of Dovecot's plain port) instead of implicit TLS.
+    fn write_rc_to(&self, state_at: StateAt, plain_port: Option<u16>) {
         let env = &self.env;
+        let connection = match plain_port {
+            Some(port) => format!("Port {port}\nSSLType None\nAuthMechs LOGIN\n"),
+            None => format!(
+                "Port {}\nSSLType IMAPS\nCertificateFile {}\n",
+                env.dovecot.imaps_port(),
+                env.dovecot.ca_file().display()
+            ),
+        };
         let maildir = env.maildir();
         let store = if env.layout == "maildir++" {
             format!("Inbox {}\nSubFolders Maildir++\n", maildir.display())
@@ -81,22 +96,15 @@ impl Mb {
             ),
         };
         let text = format!(
-            "# mbsync config of the import test\n{global_state}IMAPAccount test\nHost localhost\nPort {port}\nUser {user}\nPass \"{password}\"\nSSLType IMAPS\nCertificateFile {ca}\n\nIMAPStore remote\nAccount test\n\nMaildirStore local\n{store}\nChannel mail\nFar :remote:\nNear :local:\nPatterns *\nSync All\nCreate Both\nExpunge Both\n{channel_state}",
-            port = env.dovecot.imaps_port(),
+            "# mbsync config of the import test\n{global_state}IMAPAccount test\nHost localhost\n{connection}User {user}\nPass \"{password}\"\n\nIMAPStore remote\nAccount test\n\nMaildirStore local\n{store}\nChannel mail\nFar :remote:\nNear :local:\nPatterns *\nSync All\nCreate Both\nExpunge Both\n{channel_state}",
             user = env.dovecot.user(),
             password = env.dovecot.password(),
-            ca = env.dovecot.ca_file().display(),
         );
         fs::write(self.rc(), text).unwrap();
     }
 
     fn run_mbsync(&self) {
-        let out = mbsync()
-            .arg("-c")
-            .arg(self.rc())
-            .arg("-a")
-            .output()
-            .unwrap();
+        let out = self.mbsync_output();
         assert!(
             out.status.success(),
             "mbsync failed ({}):\n{}{}",
@@ -104,6 +112,15 @@ impl Mb {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    fn mbsync_output(&self) -> Output {
+        mbsync()
+            .arg("-c")
+            .arg(self.rc())
+            .arg("-a")
+            .output()
+            .unwrap()
     }
 
     /// mailferry with this test's config path and state home (the generated config keeps
@@ -527,4 +544,86 @@ fn write_never_overwrites_a_config() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("state for channel mail exists"), "{stderr}");
     assert!(!mb.env.config().exists(), "refused before writing anything");
+}
+
+/// mbsync cut off halfway through downloading new mail leaves its journal (and the `.new`
+/// state it began); the import replays it and reports the copies mbsync had not finished,
+/// which the first mailferry sync downloads, nothing else.
+#[test]
+fn an_interrupted_mbsync_run_is_replayed_from_its_journal() {
+    let mb = Mb::new(DovecotOptions::default(), "verbatim");
+    mb.env.seed(&super::sync::small_corpus());
+    let proxy = Proxy::start(mb.env.dovecot.imap_port());
+    mb.write_rc_to(StateAt::Mailbox, Some(proxy.port()));
+    mb.run_mbsync();
+    assert_eq!(mb.assert_converged("INBOX"), 12);
+    for n in 300..306 {
+        mb.env
+            .dovecot
+            .append(
+                "INBOX",
+                &corpus::message("INBOX", n, &[]).bytes,
+                &["\\Seen"],
+            )
+            .unwrap();
+    }
+    // The fourth new message's body is cut halfway.
+    proxy.times(
+        1,
+        Fault::CutMidLiteral {
+            dir: Dir::ServerToClient,
+            on: Watch::in_folder("INBOX", "BODY.PEEK[]"),
+            nth: 3,
+        },
+    );
+    let out = mb.mbsync_output();
+    assert!(
+        !out.status.success(),
+        "mbsync should have failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(proxy.count("cut mid-literal"), 1, "{:?}", proxy.fired());
+    let inbox = mb.near_dir("INBOX");
+    assert!(
+        inbox.join(".mbsyncstate.journal").exists(),
+        "no journal left"
+    );
+    assert!(
+        inbox.join(".mbsyncstate.new").exists(),
+        "no .new state left"
+    );
+    // How many of the new messages mbsync stored before it gave up depends on how much
+    // it read before the cut (mbsync 1.4 tends to drop them all); whatever it stored
+    // and journaled is paired by the import, the rest is downloaded by mailferry.
+    let stored = mb.near("INBOX").len() - 12;
+    assert!(stored < 6, "mbsync cannot have stored all six");
+
+    let out = mb.import(true);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let line = format!("imported mail:INBOX: {} message pairs", 12 + stored);
+    assert!(
+        stdout.contains(&line),
+        "expected {line:?}: {stdout}{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "mail: INBOX: {} messages mbsync had not finished propagating",
+            6 - stored
+        )),
+        "the unfinished copies are reported: {stderr}"
+    );
+    assert!(
+        stderr.contains("mail: INBOX: mbsync was interrupted here"),
+        "the replay is reported: {stderr}"
+    );
+    let rest = 6 - stored as u64;
+    let dry = mb.sync(&["--dry-run"]);
+    assert_eq!(totals(&dry), [rest, 0, 0, 0, 0, 0, 0], "{dry}");
+    let report = mb.sync(&[]);
+    assert_eq!(totals(&report), [rest, 0, 0, 0, 0, 0, 0], "{report}");
+    assert_eq!(mb.assert_converged("INBOX"), 18);
+    assert_eq!(mb.assert_converged("Archive"), 12);
+    assert_eq!(totals(&mb.sync(&[])), [0; 7]);
 }
