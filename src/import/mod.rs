@@ -181,7 +181,12 @@ pub fn run_mbsync(request: &MbsyncRequest) -> Result<Exit, AppError> {
         }
     }
     write_config(&request.config_path, &full)?;
-    println!("wrote {}", request.config_path.display());
+    let say = |line: String| {
+        if log::verbosity() >= 0 {
+            println!("{line}");
+        }
+    };
+    say(format!("wrote {}", request.config_path.display()));
     if conversion
         .accounts
         .iter()
@@ -195,12 +200,12 @@ pub fn run_mbsync(request: &MbsyncRequest) -> Result<Exit, AppError> {
     for i in &imported {
         for folder in &i.folders {
             i.state_dir.save(folder).map_err(AppError::Failed)?;
-            println!(
+            say(format!(
                 "imported {}:{}: {} message pairs",
                 i.channel,
                 folder.far,
                 folder.pairs.len()
-            );
+            ));
         }
     }
     Ok(Exit::Ok)

@@ -1,3 +1,6 @@
+//! Conversion tests: each sample mbsyncrc is converted, written as TOML and loaded with
+//! mailferry's own config loader; warnings are checked by line and keyword.
+
 use super::*;
 use crate::config::{self, Direction, Secret, SideSet, TlsMode};
 use crate::import::mbsyncrc;
