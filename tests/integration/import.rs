@@ -370,13 +370,31 @@ fn switch_from_mbsync(options: DovecotOptions, layout: &'static str, state_at: S
     write_near(&rust, "new", "1800000100.M9P1.testhost", 801);
     let sent = super::sync::near_files(&mb.near_dir("Sent"));
     fs::remove_file(&sent[0]).unwrap();
+    // Mark a read message unread on the near side: a flag removal, which only merges
+    // right when the imported base holds the flags mbsync recorded.
+    let read = super::sync::near_files(&mb.near_dir("Archive"))
+        .into_iter()
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.split_once(":2,")
+                .is_some_and(|(_, info)| info.contains('S'))
+        })
+        .expect("a read message in Archive");
+    let name = read.file_name().unwrap().to_string_lossy().into_owned();
+    let (base, info) = name.split_once(":2,").unwrap();
+    fs::rename(
+        &read,
+        read.with_file_name(format!("{base}:2,{}", info.replace('S', ""))),
+    )
+    .unwrap();
     let report = mb.sync(&[]);
     let t = totals(&report);
     assert_eq!(t[0], 1, "download: the new far message: {report}");
+    assert_eq!(t[2], 1, "flags to far: the message marked unread: {report}");
     assert_eq!(t[1], 1, "upload: the new near message: {report}");
     assert_eq!(t[3], 1, "flags to near: the flagged far message: {report}");
     assert_eq!(t[4], 1, "delete far: the message deleted near: {report}");
-    assert_eq!((t[2], t[5], t[6]), (0, 0, 0), "{report}");
+    assert_eq!((t[5], t[6]), (0, 0), "{report}");
     for f in &folders {
         mb.assert_converged(f);
     }
@@ -625,5 +643,64 @@ fn an_interrupted_mbsync_run_is_replayed_from_its_journal() {
     assert_eq!(totals(&report), [rest, 0, 0, 0, 0, 0, 0], "{report}");
     assert_eq!(mb.assert_converged("INBOX"), 18);
     assert_eq!(mb.assert_converged("Archive"), 12);
+    assert_eq!(totals(&mb.sync(&[])), [0; 7]);
+}
+
+/// Flag changes made after mbsync's last run, removals included, reach the other side on
+/// the first mailferry sync: the imported pairs carry the flags mbsync recorded as their
+/// base, so neither a removal nor an addition is mistaken for the other side's state.
+#[test]
+fn flag_changes_since_mbsyncs_last_run_propagate_on_the_first_sync() {
+    let mb = Mb::new(DovecotOptions::default(), "verbatim");
+    mb.env.seed(&super::sync::small_corpus());
+    mb.write_rc(StateAt::Mailbox);
+    mb.run_mbsync();
+    // Near: a read INBOX message marked unread. Far: Archive UID 3 (read, flagged)
+    // unflagged.
+    let read = super::sync::near_files(&mb.near_dir("INBOX"))
+        .into_iter()
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.split_once(":2,")
+                .is_some_and(|(_, info)| info.contains('S'))
+        })
+        .expect("a read message in INBOX");
+    let name = read.file_name().unwrap().to_string_lossy().into_owned();
+    let (base, info) = name.split_once(":2,").unwrap();
+    fs::rename(
+        &read,
+        read.with_file_name(format!("{base}:2,{}", info.replace('S', ""))),
+    )
+    .unwrap();
+    let mut session = mb.env.dovecot.session().unwrap();
+    session.select("Archive").unwrap();
+    session.uid_store("3", "-FLAGS.SILENT (\\Flagged)").unwrap();
+    session.logout().unwrap();
+
+    assert_eq!(mb.import(true).status.code(), Some(0));
+    let report = mb.sync(&[]);
+    assert_eq!(totals(&report), [0, 0, 1, 1, 0, 0, 0], "{report}");
+    let inbox = mb.far("INBOX");
+    let unread = inbox
+        .values()
+        .filter(|(flags, _)| !flags.contains('S'))
+        .count();
+    assert_eq!(
+        unread,
+        4 + 1,
+        "the message marked unread near is unread far"
+    );
+    assert_eq!(mb.assert_converged("INBOX"), 12);
+    assert_eq!(mb.assert_converged("Archive"), 12);
+    let flagged = mb
+        .near("Archive")
+        .values()
+        .filter(|(flags, _)| flags.contains('F'))
+        .count();
+    assert_eq!(
+        flagged,
+        4 - 1,
+        "the message unflagged far is unflagged near"
+    );
     assert_eq!(totals(&mb.sync(&[])), [0; 7]);
 }
