@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'mailferry' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Show the folder pairs: far name, near path, whether each side has the folder, and how many messages each side holds (asks the server)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show from the state alone, without the network: per folder the last sync (UTC), the pairs, the last error, and any run left unfinished')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check each account a channel uses: config, address, TLS and the server''s certificate, login, capabilities; syncs nothing, exits 1 naming the step that failed')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Convert another tool''s config and sync state to mailferry''s')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the completion script for SHELL')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -92,6 +93,43 @@ Register-ArgumentCompleter -Native -CommandName 'mailferry' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'mailferry;import' {
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('mbsync', 'mbsync', [CompletionResultType]::ParameterValue, 'From mbsync (isync): print the equivalent config, or with --write write it and import mbsync''s sync state, so the first sync downloads nothing again. Whatever does not carry over is warned about on stderr, naming the line')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mailferry;import;mbsync' {
+            [CompletionResult]::new('--mbsyncrc', '--mbsyncrc', [CompletionResultType]::ParameterName, 'The mbsync config (default: $XDG_CONFIG_HOME/isyncrc, else ~/.mbsyncrc)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)')
+            [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Write the config to the config path (never over an existing file) and import mbsync''s sync state into the state directory')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'mailferry;import;help' {
+            [CompletionResult]::new('mbsync', 'mbsync', [CompletionResultType]::ParameterValue, 'From mbsync (isync): print the equivalent config, or with --write write it and import mbsync''s sync state, so the first sync downloads nothing again. Whatever does not carry over is warned about on stderr, naming the line')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mailferry;import;help;mbsync' {
+            break
+        }
+        'mailferry;import;help;help' {
+            break
+        }
         'mailferry;completions' {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)')
@@ -119,6 +157,7 @@ Register-ArgumentCompleter -Native -CommandName 'mailferry' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Show the folder pairs: far name, near path, whether each side has the folder, and how many messages each side holds (asks the server)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show from the state alone, without the network: per folder the last sync (UTC), the pairs, the last error, and any run left unfinished')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check each account a channel uses: config, address, TLS and the server''s certificate, login, capabilities; syncs nothing, exits 1 naming the step that failed')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Convert another tool''s config and sync state to mailferry''s')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the completion script for SHELL')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -134,6 +173,13 @@ Register-ArgumentCompleter -Native -CommandName 'mailferry' -ScriptBlock {
             break
         }
         'mailferry;help;check' {
+            break
+        }
+        'mailferry;help;import' {
+            [CompletionResult]::new('mbsync', 'mbsync', [CompletionResultType]::ParameterValue, 'From mbsync (isync): print the equivalent config, or with --write write it and import mbsync''s sync state, so the first sync downloads nothing again. Whatever does not carry over is warned about on stderr, naming the line')
+            break
+        }
+        'mailferry;help;import;mbsync' {
             break
         }
         'mailferry;help;completions' {

@@ -25,6 +25,9 @@ _mailferry() {
             mailferry,help)
                 cmd="mailferry__subcmd__help"
                 ;;
+            mailferry,import)
+                cmd="mailferry__subcmd__import"
+                ;;
             mailferry,list)
                 cmd="mailferry__subcmd__list"
                 ;;
@@ -46,6 +49,9 @@ _mailferry() {
             mailferry__subcmd__help,help)
                 cmd="mailferry__subcmd__help__subcmd__help"
                 ;;
+            mailferry__subcmd__help,import)
+                cmd="mailferry__subcmd__help__subcmd__import"
+                ;;
             mailferry__subcmd__help,list)
                 cmd="mailferry__subcmd__help__subcmd__list"
                 ;;
@@ -58,6 +64,21 @@ _mailferry() {
             mailferry__subcmd__help,sync)
                 cmd="mailferry__subcmd__help__subcmd__sync"
                 ;;
+            mailferry__subcmd__help__subcmd__import,mbsync)
+                cmd="mailferry__subcmd__help__subcmd__import__subcmd__mbsync"
+                ;;
+            mailferry__subcmd__import,help)
+                cmd="mailferry__subcmd__import__subcmd__help"
+                ;;
+            mailferry__subcmd__import,mbsync)
+                cmd="mailferry__subcmd__import__subcmd__mbsync"
+                ;;
+            mailferry__subcmd__import__subcmd__help,help)
+                cmd="mailferry__subcmd__import__subcmd__help__subcmd__help"
+                ;;
+            mailferry__subcmd__import__subcmd__help,mbsync)
+                cmd="mailferry__subcmd__import__subcmd__help__subcmd__mbsync"
+                ;;
             *)
                 ;;
         esac
@@ -65,7 +86,7 @@ _mailferry() {
 
     case "${cmd}" in
         mailferry)
-            opts="-c -q -v -h -V --config --quiet --verbose --help --version sync list status check completions man help"
+            opts="-c -q -v -h -V --config --quiet --verbose --help --version sync list status check import completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -131,7 +152,7 @@ _mailferry() {
             return 0
             ;;
         mailferry__subcmd__help)
-            opts="sync list status check completions man help"
+            opts="sync list status check import completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -175,6 +196,34 @@ _mailferry() {
         mailferry__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailferry__subcmd__help__subcmd__import)
+            opts="mbsync"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailferry__subcmd__help__subcmd__import__subcmd__mbsync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -235,6 +284,96 @@ _mailferry() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailferry__subcmd__import)
+            opts="-c -q -v -h --config --quiet --verbose --help mbsync help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailferry__subcmd__import__subcmd__help)
+            opts="mbsync help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailferry__subcmd__import__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailferry__subcmd__import__subcmd__help__subcmd__mbsync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailferry__subcmd__import__subcmd__mbsync)
+            opts="-c -q -v -h --mbsyncrc --write --config --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --mbsyncrc)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -32,6 +32,7 @@ set edit:completion:arg-completer[mailferry] = {|@words|
             cand list 'Show the folder pairs: far name, near path, whether each side has the folder, and how many messages each side holds (asks the server)'
             cand status 'Show from the state alone, without the network: per folder the last sync (UTC), the pairs, the last error, and any run left unfinished'
             cand check 'Check each account a channel uses: config, address, TLS and the server''s certificate, login, capabilities; syncs nothing, exits 1 naming the step that failed'
+            cand import 'Convert another tool''s config and sync state to mailferry''s'
             cand completions 'Print the completion script for SHELL'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -84,6 +85,38 @@ set edit:completion:arg-completer[mailferry] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'mailferry;import'= {
+            cand -c 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
+            cand --config 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
+            cand --verbose 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand mbsync 'From mbsync (isync): print the equivalent config, or with --write write it and import mbsync''s sync state, so the first sync downloads nothing again. Whatever does not carry over is warned about on stderr, naming the line'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mailferry;import;mbsync'= {
+            cand --mbsyncrc 'The mbsync config (default: $XDG_CONFIG_HOME/isyncrc, else ~/.mbsyncrc)'
+            cand -c 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
+            cand --config 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
+            cand --write 'Write the config to the config path (never over an existing file) and import mbsync''s sync state into the state directory'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
+            cand --verbose 'More detail: -v folder decisions, -vv message actions, -vvv the IMAP conversation (passwords and AUTHENTICATE data masked, message bodies shown by size only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mailferry;import;help'= {
+            cand mbsync 'From mbsync (isync): print the equivalent config, or with --write write it and import mbsync''s sync state, so the first sync downloads nothing again. Whatever does not carry over is warned about on stderr, naming the line'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mailferry;import;help;mbsync'= {
+        }
+        &'mailferry;import;help;help'= {
+        }
         &'mailferry;completions'= {
             cand -c 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
             cand --config 'Config file (default: $MAILFERRY_CONFIG, else $XDG_CONFIG_HOME/mailferry/config.toml)'
@@ -109,6 +142,7 @@ set edit:completion:arg-completer[mailferry] = {|@words|
             cand list 'Show the folder pairs: far name, near path, whether each side has the folder, and how many messages each side holds (asks the server)'
             cand status 'Show from the state alone, without the network: per folder the last sync (UTC), the pairs, the last error, and any run left unfinished'
             cand check 'Check each account a channel uses: config, address, TLS and the server''s certificate, login, capabilities; syncs nothing, exits 1 naming the step that failed'
+            cand import 'Convert another tool''s config and sync state to mailferry''s'
             cand completions 'Print the completion script for SHELL'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -120,6 +154,11 @@ set edit:completion:arg-completer[mailferry] = {|@words|
         &'mailferry;help;status'= {
         }
         &'mailferry;help;check'= {
+        }
+        &'mailferry;help;import'= {
+            cand mbsync 'From mbsync (isync): print the equivalent config, or with --write write it and import mbsync''s sync state, so the first sync downloads nothing again. Whatever does not carry over is warned about on stderr, naming the line'
+        }
+        &'mailferry;help;import;mbsync'= {
         }
         &'mailferry;help;completions'= {
         }

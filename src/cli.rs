@@ -38,6 +38,8 @@ pub enum Command {
     /// Check each account a channel uses: config, address, TLS and the server's
     /// certificate, login, capabilities; syncs nothing, exits 1 naming the step that failed
     Check(ChannelArg),
+    /// Convert another tool's config and sync state to mailferry's
+    Import(ImportArgs),
     /// Print the completion script for SHELL
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -95,4 +97,30 @@ pub struct ChannelArg {
     /// Only this channel (default: every channel)
     #[arg(value_name = "CHANNEL")]
     pub channel: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub from: ImportFrom,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportFrom {
+    /// From mbsync (isync): print the equivalent config, or with --write write it and
+    /// import mbsync's sync state, so the first sync downloads nothing again. Whatever
+    /// does not carry over is warned about on stderr, naming the line
+    Mbsync(MbsyncArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MbsyncArgs {
+    /// The mbsync config (default: $XDG_CONFIG_HOME/isyncrc, else ~/.mbsyncrc)
+    #[arg(long, value_name = "FILE")]
+    pub mbsyncrc: Option<PathBuf>,
+
+    /// Write the config to the config path (never over an existing file) and import
+    /// mbsync's sync state into the state directory
+    #[arg(long)]
+    pub write: bool,
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod exec;
 pub mod failpoint;
 pub mod flags;
+pub mod import;
 pub mod log;
 pub mod mapping;
 pub mod model;

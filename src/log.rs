@@ -27,6 +27,13 @@ pub fn warn(message: &str) {
     }
 }
 
+/// A note for the user that is neither a warning nor an error: printed unless -q.
+pub fn info(message: &str) {
+    if verbosity() >= 0 {
+        crate::progress::emit(&format!("mailferry: {message}"));
+    }
+}
+
 /// A per-folder decision: printed with -v.
 pub fn folder(message: &str) {
     if verbosity() >= 1 {

@@ -45,70 +45,89 @@ fn roff_escape(text: &str) -> String {
     }
 }
 
-/// COMMANDS: each subcommand's usage, what it does, and its options and arguments.
+/// COMMANDS: each subcommand's usage, what it does, and its options and arguments; a
+/// subcommand with subcommands of its own (`import mbsync`) is listed by those.
 fn commands_section(command: &clap::Command) -> String {
     let mut out = String::from(".SH COMMANDS\n");
     for sub in command.get_subcommands() {
         if sub.get_name() == "help" {
             continue;
         }
-        let mut usage = format!("\\fB{}\\fR", roff_escape(sub.get_name()));
-        let mut options = String::new();
-        for arg in sub.get_arguments() {
-            if arg.is_hide_set() || matches!(arg.get_id().as_str(), "help" | "version") {
-                continue;
-            }
-            let value = arg
-                .get_value_names()
-                .and_then(|names| names.first())
-                .map(|name| name.to_string())
-                .unwrap_or_else(|| arg.get_id().as_str().to_uppercase());
-            let tag = if arg.is_positional() {
-                format!("\\fI{}\\fR", roff_escape(&value))
-            } else {
-                let mut names = Vec::new();
-                if let Some(short) = arg.get_short() {
-                    names.push(format!("\\fB\\-{short}\\fR"));
-                }
-                if let Some(long) = arg.get_long() {
-                    names.push(format!("\\fB\\-\\-{}\\fR", roff_escape(long)));
-                }
-                let mut tag = names.join(", ");
-                if arg.get_action().takes_values() {
-                    tag.push_str(&format!(" \\fI{}\\fR", roff_escape(&value)));
-                }
-                tag
-            };
-            if arg.is_required_set() {
-                usage.push_str(&format!(" {tag}"));
-            } else {
-                usage.push_str(&format!(" [{tag}]"));
-            }
-            if arg.is_positional()
-                && matches!(arg.get_num_args(), Some(range) if range.max_values() > 1)
-            {
-                usage.push_str("...");
-            }
-            let help = arg
-                .get_long_help()
-                .or_else(|| arg.get_help())
-                .map(|h| h.to_string())
-                .unwrap_or_default();
-            options.push_str(&format!(".TP\n{tag}\n{}\n", roff_escape(&help)));
+        let children: Vec<&clap::Command> = sub
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .collect();
+        if children.is_empty() {
+            command_entry(&mut out, sub.get_name(), sub);
         }
-        let about = sub
-            .get_long_about()
-            .or_else(|| sub.get_about())
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        out.push_str(&format!(".TP\n{usage}\n{}\n", roff_escape(&about)));
-        if !options.is_empty() {
-            out.push_str(".RS\n");
-            out.push_str(&options);
-            out.push_str(".RE\n");
+        for child in children {
+            command_entry(
+                &mut out,
+                &format!("{} {}", sub.get_name(), child.get_name()),
+                child,
+            );
         }
     }
     out
+}
+
+/// One command of the COMMANDS section, named `name`.
+fn command_entry(out: &mut String, name: &str, sub: &clap::Command) {
+    let mut usage = format!("\\fB{}\\fR", roff_escape(name));
+    let mut options = String::new();
+    for arg in sub.get_arguments() {
+        if arg.is_hide_set() || matches!(arg.get_id().as_str(), "help" | "version") {
+            continue;
+        }
+        let value = arg
+            .get_value_names()
+            .and_then(|names| names.first())
+            .map(|name| name.to_string())
+            .unwrap_or_else(|| arg.get_id().as_str().to_uppercase());
+        let tag = if arg.is_positional() {
+            format!("\\fI{}\\fR", roff_escape(&value))
+        } else {
+            let mut names = Vec::new();
+            if let Some(short) = arg.get_short() {
+                names.push(format!("\\fB\\-{short}\\fR"));
+            }
+            if let Some(long) = arg.get_long() {
+                names.push(format!("\\fB\\-\\-{}\\fR", roff_escape(long)));
+            }
+            let mut tag = names.join(", ");
+            if arg.get_action().takes_values() {
+                tag.push_str(&format!(" \\fI{}\\fR", roff_escape(&value)));
+            }
+            tag
+        };
+        if arg.is_required_set() {
+            usage.push_str(&format!(" {tag}"));
+        } else {
+            usage.push_str(&format!(" [{tag}]"));
+        }
+        if arg.is_positional()
+            && matches!(arg.get_num_args(), Some(range) if range.max_values() > 1)
+        {
+            usage.push_str("...");
+        }
+        let help = arg
+            .get_long_help()
+            .or_else(|| arg.get_help())
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        options.push_str(&format!(".TP\n{tag}\n{}\n", roff_escape(&help)));
+    }
+    let about = sub
+        .get_long_about()
+        .or_else(|| sub.get_about())
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    out.push_str(&format!(".TP\n{usage}\n{}\n", roff_escape(&about)));
+    if !options.is_empty() {
+        out.push_str(".RS\n");
+        out.push_str(&options);
+        out.push_str(".RE\n");
+    }
 }
 
 /// The checked-in generated files: (path relative to the repo, contents).
@@ -166,6 +185,7 @@ mod tests {
             "CONFIGURATION",
             "FOLDER MAPPING",
             "SYNC SEMANTICS",
+            "IMPORTING FROM MBSYNC",
             "EXIT STATUS",
             "ENVIRONMENT",
             "FILES",
@@ -198,7 +218,16 @@ mod tests {
             }
         }
         assert!(keys >= 20, "{keys} keys");
-        for option in ["dry\\-run", "json", "pull", "push", "jobs", "force"] {
+        for option in [
+            "dry\\-run",
+            "json",
+            "pull",
+            "push",
+            "jobs",
+            "force",
+            "mbsyncrc",
+            "write",
+        ] {
             assert!(
                 page.contains(&format!("\\fB\\-\\-{option}\\fR")),
                 "--{option}"

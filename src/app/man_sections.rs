@@ -1,6 +1,6 @@
 //! The man page sections clap cannot generate, in roff: every config key with its
-//! default, the folder mapping, the sync semantics, the exit codes, the environment and
-//! the files. Keep in step with the SPEC (§2–§4) and README.md.
+//! default, the folder mapping, the sync semantics, importing from mbsync, the exit codes,
+//! the environment and the files. Keep in step with the SPEC (§2–§4) and README.md.
 
 /// CONFIGURATION: the file, then every key of every table, with its default.
 const CONFIGURATION: &str = r#".SH CONFIGURATION
@@ -151,6 +151,40 @@ elapsed time on stdout; \fB\-q\fR prints nothing but errors. No password or toke
 ever printed, at any verbosity.
 "#;
 
+/// IMPORTING FROM MBSYNC: `import mbsync` and what maps to what (README "Coming from
+/// mbsync").
+const IMPORTING: &str = r#".SH IMPORTING FROM MBSYNC
+\fBmailferry import mbsync\fR reads an mbsync config (\fB\-\-mbsyncrc\fR, else
+\fI$XDG_CONFIG_HOME/isyncrc\fR, else \fI~/.mbsyncrc\fR) and prints the equivalent
+mailferry config; a \fBPass\fR is printed as a placeholder, never itself.
+With \fB\-\-write\fR it writes the config to the config path instead (mode 0600; it
+refuses when that file, or mailferry state for a converted channel, exists already) and
+imports mbsync's sync state: the \fB.mbsyncstate\fR files in the mailboxes, or the files
+under the \fBSyncState\fR directory, and the \fB,U=\fR\fIUID\fR in the maildir file
+names. The first \fBmailferry sync\fR then pairs every message mbsync had paired:
+nothing is downloaded, uploaded or deleted. Run it while mbsync is not running.
+.PP
+IMAPAccount (or an IMAPStore with its own Host) becomes \fB[account.NAME]\fR: Host,
+Port, User, Pass (\fBpassword\fR), PassCmd (\fBpass_cmd\fR), SSLType or TLSType (IMAPS
+\fBimplicit\fR, STARTTLS \fBstarttls\fR, None \fBnone\fR), CertificateFile
+(\fBca_file\fR), Timeout. A Channel from an IMAPStore (Far, or Master) to a MaildirStore
+(Near, or Slave) becomes \fB[channel.NAME]\fR: the store's Path with SubFolders Verbatim,
+or its Inbox with SubFolders Maildir++, is \fBmaildir\fR and \fBlayout\fR; Patterns are
+\fBfolders\fR; Sync is \fBdirection\fR; Create, Remove and Expunge keep their sides (and
+mbsync's default None); MaxSize is \fBmax_size\fR. Channels sharing one maildir merge.
+Folder directories keep their names: the import sets \fBfolder_names = "imap"\fR, and
+file names keep mbsync's \fB,U=\fR part (mailferry never adds one).
+.PP
+Everything else is warned about on stderr, one line per config line, naming the file,
+line and keyword: Group, MaxMessages, ExpireUnread, CopyArrivalDate, Trash*, MapInbox,
+Flatten and SubFolders Legacy (the channel is not converted), AltMap (its state is not
+imported; the first sync pairs by Message\-ID), PipelineDepth, TLSVersions,
+SystemCertificates no, CipherString, client certificates, Tunnel, UserCmd, AuthMechs
+other than LOGIN and PLAIN, a Sync that propagates only some changes. Pending entries
+of an interrupted mbsync run are replayed from its journal; messages it had not finished
+copying are left to the first sync, which pairs them by Message\-ID.
+"#;
+
 /// EXIT STATUS: SPEC §1.
 const EXIT_STATUS: &str = r#".SH EXIT STATUS
 .TP
@@ -204,10 +238,11 @@ Held while a run syncs the channel.
 "#;
 
 /// The sections, in page order.
-pub const SECTIONS: [&str; 6] = [
+pub const SECTIONS: [&str; 7] = [
     CONFIGURATION,
     FOLDER_MAPPING,
     SYNC_SEMANTICS,
+    IMPORTING,
     EXIT_STATUS,
     ENVIRONMENT,
     FILES,

@@ -8,7 +8,7 @@ pub mod status;
 pub mod sync;
 mod table;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ImportFrom};
 use crate::config::{self, ConfigError};
 use crate::log;
 use std::path::PathBuf;
@@ -102,6 +102,13 @@ pub fn run(cli: Cli) -> Result<Exit, AppError> {
             status::run(&load_config(&cli)?, args.channel.as_deref(), cli.quiet)
         }
         Command::Check(args) => check::run(&load_config(&cli)?, args.channel.as_deref(), cli.quiet),
+        Command::Import(args) => match &args.from {
+            ImportFrom::Mbsync(m) => crate::import::run_mbsync(&crate::import::MbsyncRequest {
+                mbsyncrc: m.mbsyncrc.clone(),
+                write: m.write,
+                config_path: config_path(&cli),
+            }),
+        },
         Command::Completions { shell } => {
             print!("{}", generate::completions(*shell));
             Ok(Exit::Ok)

@@ -10,6 +10,7 @@ mod faults;
 mod guard;
 mod harness;
 mod hostile;
+mod import;
 mod incremental;
 mod output;
 mod security;
