@@ -310,16 +310,20 @@ pub(super) fn write_near(dir: &Path, sub: &str, name: &str, n: u32) {
     fs::write(dir.join(sub).join(name), message.bytes).unwrap();
 }
 
-/// Files of a near folder, by name, from cur/ and new/.
+/// Files of a near folder from cur/ and new/, ordered by content (then name): the same
+/// messages come in the same order in every environment, whatever names a sync gave them
+/// (the names follow the clock, so tests that edit "the first file" would otherwise edit
+/// different messages in a reference run and in the run compared with it).
 pub(super) fn near_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for sub in ["cur", "new"] {
         for entry in fs::read_dir(dir.join(sub)).unwrap() {
-            files.push(entry.unwrap().path());
+            let path = entry.unwrap().path();
+            files.push((fs::read(&path).unwrap(), path));
         }
     }
     files.sort();
-    files
+    files.into_iter().map(|(_, path)| path).collect()
 }
 
 /// Changes both sides: far gets new mail, flag changes, a deletion with expunge and a new

@@ -24,9 +24,12 @@ const ATTEMPTS: usize = 3;
 const TMP_STALE_AFTER: Duration = Duration::from_secs(36 * 60 * 60);
 
 /// One maildir folder: a directory holding `cur/`, `new/`, `tmp/`.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct MaildirFolder {
     dir: PathBuf,
+    /// Deliveries written to `tmp/` but not yet flushed and moved into place:
+    /// (tmp path, path in `new/` or `cur/`, the latter relative to the folder).
+    staged: std::sync::Mutex<Vec<(PathBuf, PathBuf, String)>>,
 }
 
 /// What a scan found: the messages, sorted by id, and what it skipped and why.
@@ -41,7 +44,10 @@ const MESSAGE_SUBDIRS: [&str; 2] = ["cur", "new"];
 
 impl MaildirFolder {
     pub fn new(dir: PathBuf) -> Self {
-        MaildirFolder { dir }
+        MaildirFolder {
+            dir,
+            staged: std::sync::Mutex::default(),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -208,17 +214,10 @@ impl MaildirFolder {
         let tmp = self.dir.join("tmp").join(&id.0);
         let target = self.dir.join(&file);
         write_new_file(&tmp, body)?;
-        if let Err(e) = link_no_replace(&tmp, &target) {
-            let _ = fs::remove_file(&tmp);
-            return Err(if e.kind() == io::ErrorKind::AlreadyExists {
-                already_exists(&self.show(&file))
-            } else {
-                annotate(e, "cannot deliver to", &target)
-            });
-        }
-        // The message is in place; a tmp name left behind by a failed unlink is harmless
-        // (and cleaned up as stale), so it must not turn the delivery into a failure.
-        let _ = fs::remove_file(&tmp);
+        self.staged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((tmp, target, file.clone()));
         crate::failpoint::hit();
         Ok(NearMessage {
             id: id.clone(),
@@ -227,12 +226,46 @@ impl MaildirFolder {
         })
     }
 
-    /// fsyncs `cur/`, `new/` and `tmp/` so that renames and links into them are durable.
+    /// Makes the deliveries since the last call durable and puts them in place: one
+    /// flush of the file system for all their contents (instead of one per message), then
+    /// each is linked from `tmp/` into `new/` or `cur/` (never replacing a file), then a
+    /// second flush for the directory entries. A message is thus never visible in `new/`
+    /// or `cur/` before its contents are on disk. Also makes flag renames durable.
     pub fn sync_dirs(&self) -> io::Result<()> {
-        for sub in ["cur", "new", "tmp"] {
-            sync_dir(&self.dir.join(sub))?;
+        let staged = std::mem::take(
+            &mut *self
+                .staged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if !staged.is_empty() {
+            flush_file_system(&self.dir.join("tmp"))?;
         }
-        Ok(())
+        let mut failure = None;
+        for (tmp, target, file) in &staged {
+            if failure.is_some() {
+                let _ = fs::remove_file(tmp);
+                continue;
+            }
+            match link_no_replace(tmp, target) {
+                // A tmp name left behind by a failed unlink is harmless (cleaned up as
+                // stale), so it must not turn the delivery into a failure.
+                Ok(()) => drop(fs::remove_file(tmp)),
+                Err(e) => {
+                    let _ = fs::remove_file(tmp);
+                    failure = Some(if e.kind() == io::ErrorKind::AlreadyExists {
+                        already_exists(&self.show(file))
+                    } else {
+                        annotate(e, "cannot deliver to", target)
+                    });
+                }
+            }
+        }
+        flush_file_system(&self.dir.join("cur"))?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// The message's bytes; `Ok(None)` when it is gone (looked up again by id first, in
@@ -565,6 +598,26 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Creates `path` afresh (mode 0600; an existing name there, symlink included, is
 /// removed first: tmp/ names are ours), writes `body` and fsyncs it. Removes the file
 /// again on failure.
+/// Flushes everything written to the file system holding `dir` (one journal commit on
+/// ext4, however many files), so it survives a crash; elsewhere than Linux, fsyncs the
+/// directory after each staged file was fsynced by [`write_new_file`].
+#[cfg(target_os = "linux")]
+fn flush_file_system(dir: &Path) -> io::Result<()> {
+    let handle = File::open(dir).map_err(|e| annotate(e, "cannot open", dir))?;
+    rustix::fs::syncfs(&handle).map_err(|e| annotate(io::Error::from(e), "cannot flush", dir))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn flush_file_system(dir: &Path) -> io::Result<()> {
+    let folder = dir.parent().unwrap_or(dir);
+    for sub in ["cur", "new", "tmp"] {
+        sync_dir(&folder.join(sub))?;
+    }
+    Ok(())
+}
+
+/// Creates a file in `tmp/` with `body`; on Linux not yet flushed (see
+/// [`flush_file_system`]).
 fn write_new_file(path: &Path, body: &[u8]) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -580,7 +633,9 @@ fn write_new_file(path: &Path, body: &[u8]) -> io::Result<()> {
         other => other,
     }
     .map_err(|e| annotate(e, "cannot create", path))?;
-    let written = file.write_all(body).and_then(|()| file.sync_all());
+    let written = file.write_all(body);
+    #[cfg(not(target_os = "linux"))]
+    let written = written.and_then(|()| file.sync_all());
     if let Err(e) = written {
         drop(file);
         let _ = fs::remove_file(path);
