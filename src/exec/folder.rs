@@ -53,13 +53,40 @@ pub struct Prepared {
     pub near_listing: NearListing,
     pub far_listing: FarListing,
     pub plan: Plan,
-    /// Neither side changed since the last run: nothing was listed, and there is nothing
-    /// to do.
-    pub unchanged: bool,
     /// The far folder as SELECT described it, for the next run to start from.
     far_now: Option<FarSnapshot>,
     /// The near directories' times before the scan, and when they were read.
     near_before: Option<(NearSnapshot, SystemTime)>,
+}
+
+/// The state's snapshot of the far folder, when it can stand for a listing: same
+/// UIDVALIDITY, and no copy left half-done by an interrupted run.
+fn usable_far_snapshot(state: &FolderState) -> Option<FarSnapshot> {
+    state.far_seen.filter(|seen| {
+        state.uid_validity == Some(UidValidity(seen.uid_validity))
+            && state.pending_downloads.is_empty()
+            && state.pending_uploads.is_empty()
+    })
+}
+
+/// Whether neither side of the folder changed since the last run that left nothing to
+/// do: STATUS says what the state's far snapshot says, and the near directories have the
+/// times the state recorded. Such a folder needs no connection, no listing and no write.
+pub fn unchanged(near: &dyn NearStore, task: &FolderTask, ctx: &FolderContext) -> Result<bool> {
+    if task.create.is_some() || task.remove || !task.far_exists || task.far_status.is_none() {
+        return Ok(false);
+    }
+    if ctx.state.has_journal(&task.far) {
+        return Ok(false);
+    }
+    let state = ctx.state.peek(&task.far, &task.near)?;
+    let Some(seen) = usable_far_snapshot(&state) else {
+        return Ok(false);
+    };
+    Ok(task.far_status == Some(seen)
+        && state.near_seen.is_some()
+        && near.exists()
+        && near.dir_times() == state.near_seen)
 }
 
 /// Whether a directory time read at `read_at` is old enough that any later change to the
@@ -152,11 +179,7 @@ pub fn prepare(
         }
     }
     // The snapshot the state holds of the far folder, if it can stand for a listing.
-    let seen = state.far_seen.filter(|seen| {
-        state.uid_validity == Some(UidValidity(seen.uid_validity))
-            && state.pending_downloads.is_empty()
-            && state.pending_uploads.is_empty()
-    });
+    let seen = usable_far_snapshot(&state);
     let near_exists = near.exists();
     let near_before = if near_exists {
         let read_at = SystemTime::now();
@@ -164,33 +187,6 @@ pub fn prepare(
     } else {
         None
     };
-    if task.create.is_none()
-        && task.far_exists
-        && seen.is_some()
-        && task.far_status == seen
-        && state.near_seen.is_some()
-        && near_before.map(|(times, _)| times) == state.near_seen
-    {
-        return Ok(Prepared {
-            far_listing: FarListing {
-                uid_validity: state.uid_validity.unwrap_or(UidValidity(0)),
-                uid_next: seen.map_or(1, |s| s.uid_next),
-                messages: Vec::new(),
-            },
-            plan: Plan {
-                uid_validity: state.uid_validity.unwrap_or(UidValidity(0)),
-                reset_pairs: false,
-                steps: Vec::new(),
-                held_back: Vec::new(),
-                too_large: Vec::new(),
-            },
-            state,
-            near_listing: NearListing::default(),
-            unchanged: true,
-            far_now: None,
-            near_before,
-        });
-    }
     let far_will_exist = task.far_exists || (task.create == Some(CreatedOn::Far) && !ctx.dry_run);
     let mut far_now = None;
     let far_listing = if far_will_exist {
@@ -287,7 +283,6 @@ pub fn prepare(
         near_listing,
         far_listing,
         plan,
-        unchanged: false,
         far_now,
         near_before,
     })
@@ -413,13 +408,9 @@ pub fn execute(
         near_listing,
         far_listing,
         plan,
-        unchanged,
         far_now,
         near_before,
     } = prepared;
-    if unchanged {
-        return Ok(());
-    }
     let before = (state.far_seen, state.near_seen, state.last_error.clone());
     let near_seen_listing: Vec<(NearId, Flags)> = near_listing
         .messages

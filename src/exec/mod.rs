@@ -106,6 +106,17 @@ fn run_job(job: &Job<'_>) -> FolderReport {
 }
 
 fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
+    if folder::unchanged(
+        &MaildirFolder::new(job.task.near_dir.clone()),
+        &job.task,
+        job.ctx,
+    )? {
+        log::folder(&format!(
+            "{}: {}: unchanged on both sides since the last run",
+            job.task.channel, job.task.far
+        ));
+        return Ok(());
+    }
     let mut lease = job.pool.lease()?;
     let result = (|| {
         let session = lease.session();

@@ -213,11 +213,16 @@ impl MaildirFolder {
         }
         let tmp = self.dir.join("tmp").join(&id.0);
         let target = self.dir.join(&file);
-        write_new_file(&tmp, body)?;
-        self.staged
+        let mut staged = self
+            .staged
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push((tmp, target, file.clone()));
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if staged.iter().any(|(staged_tmp, _, _)| *staged_tmp == tmp) {
+            return Err(already_exists(&self.show(&file)));
+        }
+        write_new_file(&tmp, body)?;
+        staged.push((tmp, target, file.clone()));
+        drop(staged);
         crate::failpoint::hit();
         Ok(NearMessage {
             id: id.clone(),
@@ -807,12 +812,14 @@ mod tests {
         let (_tmp, folder) = folder();
         let plain = MaildirFolder::fresh_id();
         let m = folder.deliver(&plain, MAIL, Flags::EMPTY).unwrap();
+        folder.sync_dirs().unwrap();
         assert_eq!(m.file, format!("new/{plain}"));
         assert_eq!(m.flags, Flags::EMPTY);
 
         let seen = MaildirFolder::fresh_id();
         let flags = Flags::SEEN.union(Flags::FLAGGED);
         let s = folder.deliver(&seen, b"", flags).unwrap();
+        folder.sync_dirs().unwrap();
         assert_eq!(s.file, format!("cur/{seen}:2,FS"));
         folder.sync_dirs().unwrap();
 
@@ -832,6 +839,22 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_is_in_place_only_once_flushed() {
+        let (_tmp, folder) = folder();
+        let m = folder
+            .deliver(&NearId("1.batch.host".into()), b"body", Flags::SEEN)
+            .unwrap();
+        assert_eq!(m.file, "cur/1.batch.host:2,S");
+        assert!(names(&folder, "cur").is_empty(), "visible before the flush");
+        assert_eq!(names(&folder, "tmp"), ["1.batch.host"]);
+        folder.sync_dirs().unwrap();
+        assert!(names(&folder, "tmp").is_empty());
+        assert_eq!(fs::read(folder.dir().join(&m.file)).unwrap(), b"body");
+        // Nothing staged: a flush is harmless.
+        folder.sync_dirs().unwrap();
+    }
+
+    #[test]
     fn deliver_refuses_bad_ids_and_never_overwrites() {
         let (tmp, folder) = folder();
         for bad in ["", "a/b", "../x", "a:2,S", ".hidden"] {
@@ -842,10 +865,20 @@ mod tests {
         }
         let id = NearId("1.same.host".into());
         folder.deliver(&id, b"first", Flags::EMPTY).unwrap();
+        // Staged (in tmp/, not yet in place) or in place, the id is taken.
         for flags in [Flags::EMPTY, Flags::SEEN] {
             let err = folder.deliver(&id, b"second", flags).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         }
+        folder.sync_dirs().unwrap();
+        for flags in [Flags::EMPTY, Flags::SEEN] {
+            let err = folder.deliver(&id, b"second", flags).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        }
+        assert_eq!(
+            fs::read(folder.dir().join("new/1.same.host")).unwrap(),
+            b"first"
+        );
         // Another file already holding the target name: the pre-check refuses, and the
         // link behind it would refuse too (the race the pre-check cannot close).
         let raced = NearId("2.raced.host".into());
@@ -875,6 +908,7 @@ mod tests {
         let m = folder
             .deliver(&NearId("3.planted.host".into()), b"mail", Flags::EMPTY)
             .unwrap();
+        folder.sync_dirs().unwrap();
         assert_eq!(fs::read_to_string(&outside).unwrap(), "keep");
         assert_eq!(folder.read(&m).unwrap().unwrap(), b"mail");
         assert!(names(&folder, "tmp").is_empty());
@@ -924,6 +958,7 @@ mod tests {
         let (_tmp, folder) = folder();
         let id = MaildirFolder::fresh_id();
         let scanned = folder.deliver(&id, MAIL, Flags::EMPTY).unwrap();
+        folder.sync_dirs().unwrap();
         let client_name = format!("cur/{id}:2,Sx");
         // The client reads it: new/ -> cur/, \Seen and a keyword letter.
         fs::rename(
@@ -989,6 +1024,7 @@ mod tests {
         let m = folder
             .deliver(&NearId("1.k.host".into()), near, Flags::SEEN)
             .unwrap();
+        folder.sync_dirs().unwrap();
         let far = pairkey::pair_key_from_header(b"From: a@b\r\nSubject: no id\r\n\r\n");
         assert!(far.0.starts_with("hdr:"));
         assert_eq!(folder.pair_key(&m).unwrap().unwrap(), far);
