@@ -153,9 +153,12 @@ impl ChannelStateDir {
         fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
         sync_dir(&self.dir)?;
         crate::failpoint::hit();
+        // The removal need not be durable: a journal that survives a crash is replayed
+        // onto the saved state, which holds its records already (replaying them again
+        // changes nothing but the snapshots, which a replay drops).
         let journal_path = self.journal_path(&state.far);
         match fs::remove_file(&journal_path) {
-            Ok(()) => sync_dir(&self.dir),
+            Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e).context(format!("cannot remove {}", journal_path.display())),
         }

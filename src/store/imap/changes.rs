@@ -88,77 +88,69 @@ impl FarSession {
         };
         let limit = RESPONSE_BYTES + u64::from(exists) * LISTED_MESSAGE_BYTES;
         let mut changes = FarChanges::default();
-        if below > 1 {
-            let last = below - 1;
-            let qresync = self.caps.qresync;
-            let modifiers = if qresync {
-                format!("(CHANGEDSINCE {modseq} VANISHED)")
-            } else {
-                format!("(CHANGEDSINCE {modseq})")
-            };
-            let fetches = self
-                .call(limit, |s| {
-                    s.uid_fetch(format!("1:{last}"), format!("(UID FLAGS) {modifiers}"))
-                })
-                .map_err(|e| self.err("UID FETCH (CHANGEDSINCE)", e))?;
-            for fetch in fetches.iter() {
-                let Some(uid) = fetch.uid else { continue };
-                check(uid)?;
-                if uid < below {
-                    changes.changed.push((FarUid(uid), flags_of(fetch.flags())));
-                }
-            }
-            drop(fetches);
-            let mut vanished = Vec::new();
-            for response in self.session.take_all_unsolicited() {
-                if let UnsolicitedResponse::Vanished { uids, .. } = response {
-                    for range in uids {
-                        let (start, end) = (*range.start(), (*range.end()).min(last));
-                        if end.saturating_sub(start) > exists.saturating_add(below) {
-                            return Err(broken(format!(
-                                "VANISHED names {start}:{end}, more UIDs than the folder ever had"
-                            )));
-                        }
-                        vanished.extend((start..=end).map(FarUid));
-                    }
-                }
-            }
-            changes.gone = if qresync {
-                Gone::Vanished(vanished)
-            } else {
-                let present = self
-                    .call(limit, |s| s.uid_search(format!("UID 1:{last}")))
-                    .map_err(|e| self.err("UID SEARCH", e))?;
-                self.drain();
-                let mut present: Vec<FarUid> = present
-                    .into_iter()
-                    .filter(|uid| *uid < below)
-                    .map(FarUid)
-                    .collect();
-                present.sort();
-                Gone::Present(present)
-            };
-        }
+        // One FETCH for both: every message new since has a MODSEQ above `modseq` too.
+        let qresync = self.caps.qresync;
+        let modifiers = if qresync {
+            format!("(CHANGEDSINCE {modseq} VANISHED)")
+        } else {
+            format!("(CHANGEDSINCE {modseq})")
+        };
         let fetches = self
             .call(limit, |s| {
-                s.uid_fetch(format!("{below}:*"), "(UID FLAGS RFC822.SIZE)")
+                s.uid_fetch("1:*", format!("(UID FLAGS RFC822.SIZE) {modifiers}"))
             })
-            .map_err(|e| self.err("UID FETCH (new messages)", e))?;
+            .map_err(|e| self.err("UID FETCH (CHANGEDSINCE)", e))?;
         for fetch in fetches.iter() {
             let Some(uid) = fetch.uid else { continue };
             check(uid)?;
-            if uid >= below {
+            let flags = flags_of(fetch.flags());
+            if uid < below {
+                changes.changed.push((FarUid(uid), flags));
+            } else {
                 let size = fetch.size.unwrap_or(0);
                 self.largest = self.largest.max(u64::from(size));
                 changes.new.push(FarMessage {
                     uid: FarUid(uid),
-                    flags: flags_of(fetch.flags()),
+                    flags,
                     size,
                 });
             }
         }
         drop(fetches);
-        self.drain();
+        let mut vanished = Vec::new();
+        for response in self.session.take_all_unsolicited() {
+            if let UnsolicitedResponse::Vanished { uids, .. } = response {
+                for range in uids {
+                    let (start, end) = (*range.start(), *range.end());
+                    if start >= below {
+                        continue;
+                    }
+                    let end = end.min(below - 1);
+                    if end.saturating_sub(start) > exists.saturating_add(below) {
+                        return Err(broken(format!(
+                            "VANISHED names {start}:{end}, more UIDs than the folder ever had"
+                        )));
+                    }
+                    vanished.extend((start..=end).map(FarUid));
+                }
+            }
+        }
+        changes.gone = if qresync || below <= 1 {
+            Gone::Vanished(vanished)
+        } else {
+            let last = below - 1;
+            let present = self
+                .call(limit, |s| s.uid_search(format!("UID 1:{last}")))
+                .map_err(|e| self.err("UID SEARCH", e))?;
+            self.drain();
+            let mut present: Vec<FarUid> = present
+                .into_iter()
+                .filter(|uid| *uid < below)
+                .map(FarUid)
+                .collect();
+            present.sort();
+            Gone::Present(present)
+        };
         changes.new.sort_by_key(|m| m.uid);
         if changes.new.windows(2).any(|w| w[0].uid == w[1].uid) {
             return Err(broken("a new message was listed twice".into()));
