@@ -28,7 +28,12 @@ const LIST_WINDOW: u32 = 5000;
 /// Headers fetched per command when computing pairing keys.
 const HEADER_BATCH: usize = 500;
 /// Most body bytes one FETCH may ask for (one larger message still goes alone).
-pub const BODY_BATCH_BYTES: u64 = 16 << 20;
+pub const BODY_BATCH_BYTES: u64 = 1 << 20;
+
+/// Held while a message larger than a batch is fetched: folder jobs fetch such messages
+/// one at a time, whatever the number of jobs, so memory stays a constant plus the
+/// largest message (SPEC §4), not jobs times the largest.
+static LARGE_FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Most bytes read in answer to a command whose answer is short (status, SELECT, STORE,
 /// SEARCH...), unsolicited responses included. Far above what a sane server sends.
@@ -979,6 +984,11 @@ impl FarSession {
             }
             let batch: Vec<FarUid> = wanted[start..end].iter().map(|(uid, _)| *uid).collect();
             let limit = BODY_BATCH_BYTES + largest + FETCHED_MESSAGE_SLACK * batch.len() as u64;
+            let _large = (largest > BODY_BATCH_BYTES).then(|| {
+                LARGE_FETCH
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            });
             let fetches = self
                 .call(limit, |s| s.uid_fetch(uid_set(&batch), "BODY.PEEK[]"))
                 .map_err(|e| self.err("UID FETCH BODY.PEEK[]", e))?;
