@@ -735,11 +735,16 @@ impl Executor<'_> {
         Ok(())
     }
 
-    /// APPENDs each new near message; without APPENDUID the new UIDs are found by
-    /// searching above the UIDNEXT seen before and matching pairing keys.
+    /// APPENDs the new near messages, several per command where the server allows
+    /// (a few MB at a time); without APPENDUID the new UIDs are found by searching above
+    /// the UIDNEXT seen before and matching pairing keys.
     fn upload(&mut self, steps: &[&Step], uid_next: u32, done: &mut Vec<Step>) -> Result<()> {
+        const CHUNK_BYTES: usize = 4 << 20;
         let mut unresolved: Vec<(crate::model::PairKey, NearId, Flags, Step)> = Vec::new();
-        for step in steps {
+        let mut chunk: Vec<(Vec<u8>, Option<SystemTime>, NearId, Flags, Step)> = Vec::new();
+        let mut chunk_bytes = 0;
+        let mut pending = steps.iter().peekable();
+        while let Some(step) = pending.next() {
             let Step::Upload { near_id, flags } = step else {
                 continue;
             };
@@ -758,30 +763,15 @@ impl Executor<'_> {
                 uid_next,
                 key: Some(crate::pairkey::pair_key_from_header(&body)),
             })?;
-            match self
-                .session
-                .append(&self.task.server_name, &body, *flags, date)
-                .inspect(|_| crate::progress::message_done(body.len() as u64))?
-            {
-                Some(uid) => {
-                    self.record(Record::Pair {
-                        uid,
-                        near_id: near_id.clone(),
-                        flags: *flags,
-                    })?;
-                    log::message(&format!(
-                        "{}: {}: uploaded {near_id} as UID {uid}",
-                        self.task.channel, self.task.far
-                    ));
-                    done.push((*step).clone());
-                }
-                None => unresolved.push((
-                    crate::pairkey::pair_key_from_header(&body),
-                    near_id.clone(),
-                    *flags,
-                    (*step).clone(),
-                )),
+            chunk_bytes += body.len();
+            chunk.push((body, date, near_id.clone(), *flags, (*step).clone()));
+            if chunk_bytes >= CHUNK_BYTES || pending.peek().is_none() {
+                self.append_chunk(std::mem::take(&mut chunk), &mut unresolved, done)?;
+                chunk_bytes = 0;
             }
+        }
+        if !chunk.is_empty() {
+            self.append_chunk(chunk, &mut unresolved, done)?;
         }
         if unresolved.is_empty() {
             return Ok(());
@@ -811,6 +801,51 @@ impl Executor<'_> {
                 flags,
             })?;
             done.push(step);
+        }
+        Ok(())
+    }
+
+    /// Appends one chunk of uploads and pairs those whose new UID the server said; the
+    /// others go to `unresolved`.
+    #[allow(clippy::type_complexity)]
+    fn append_chunk(
+        &mut self,
+        chunk: Vec<(Vec<u8>, Option<SystemTime>, NearId, Flags, Step)>,
+        unresolved: &mut Vec<(crate::model::PairKey, NearId, Flags, Step)>,
+        done: &mut Vec<Step>,
+    ) -> Result<()> {
+        let uploads: Vec<crate::store::imap::Upload<'_>> = chunk
+            .iter()
+            .map(|(body, date, _, flags, _)| crate::store::imap::Upload {
+                body,
+                flags: *flags,
+                date: *date,
+            })
+            .collect();
+        let uids = self.session.append_many(&self.task.server_name, &uploads)?;
+        drop(uploads);
+        for ((body, _, near_id, flags, step), uid) in chunk.into_iter().zip(uids) {
+            crate::progress::message_done(body.len() as u64);
+            match uid {
+                Some(uid) => {
+                    self.record(Record::Pair {
+                        uid,
+                        near_id: near_id.clone(),
+                        flags,
+                    })?;
+                    log::message(&format!(
+                        "{}: {}: uploaded {near_id} as UID {uid}",
+                        self.task.channel, self.task.far
+                    ));
+                    done.push(step);
+                }
+                None => unresolved.push((
+                    crate::pairkey::pair_key_from_header(&body),
+                    near_id,
+                    flags,
+                    step,
+                )),
+            }
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use crate::flags::Flags;
 use crate::model::{FarChanges, FarMessage, FarUid, PairKey};
-use crate::store::imap::{FarResult, FarSession, Selected};
+use crate::store::imap::{FarResult, FarSession, Selected, Upload};
 use crate::store::traits::FarStore;
 use std::time::SystemTime;
 
@@ -17,6 +17,14 @@ impl FarStore for FarSession {
 
     fn changes_since(&mut self, modseq: u64, below: u32, exists: u32) -> FarResult<FarChanges> {
         FarSession::changes_since(self, modseq, below, exists)
+    }
+
+    fn append_many(
+        &mut self,
+        server_name: &str,
+        uploads: &[Upload<'_>],
+    ) -> FarResult<Vec<Option<FarUid>>> {
+        FarSession::append_many(self, server_name, uploads)
     }
 
     fn pair_keys(&mut self, uids: &[FarUid]) -> FarResult<Vec<(FarUid, PairKey)>> {

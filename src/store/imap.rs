@@ -7,8 +7,10 @@
 //! paths and any panic left in it becomes an error, and listings that contradict
 //! themselves (UIDs out of order, repeated, at or above UIDNEXT) are refused.
 
+mod append;
 mod changes;
 pub mod diagnose;
+pub use append::Upload;
 mod tls;
 mod trace;
 
@@ -314,6 +316,7 @@ pub struct ServerCaps {
     pub special_use: bool,
     pub namespace: bool,
     pub literal_plus: bool,
+    pub multiappend: bool,
 }
 
 impl ServerCaps {
@@ -328,6 +331,7 @@ impl ServerCaps {
             special_use: caps.has_str("SPECIAL-USE"),
             namespace: caps.has_str("NAMESPACE"),
             literal_plus: caps.has_str("LITERAL+"),
+            multiappend: caps.has_str("MULTIAPPEND"),
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::flags::Flags;
 use crate::model::{FarChanges, FarMessage, FarUid, NearId, NearMessage, NearSnapshot, PairKey};
-use crate::store::imap::{FarResult, Selected};
+use crate::store::imap::{FarResult, Selected, Upload};
 use crate::store::maildir::Scan;
 use std::io;
 use std::path::Path;
@@ -51,6 +51,20 @@ pub trait FarStore {
         flags: Flags,
         date: Option<SystemTime>,
     ) -> FarResult<Option<FarUid>>;
+
+    /// Appends the messages in order (several per command where the server allows);
+    /// for each, its new UID when the server says. A failed command adds none of its
+    /// messages.
+    fn append_many(
+        &mut self,
+        server_name: &str,
+        uploads: &[Upload<'_>],
+    ) -> FarResult<Vec<Option<FarUid>>> {
+        uploads
+            .iter()
+            .map(|u| self.append(server_name, u.body, u.flags, u.date))
+            .collect()
+    }
 
     /// The UIDs at or above `from` in the selected folder, sorted.
     fn uids_from(&mut self, from: u32) -> FarResult<Vec<FarUid>>;

@@ -232,3 +232,53 @@ fn unchanged_folders_are_skipped_and_changes_right_after_are_still_seen() {
     }
     assert_nothing_planned(&env.sync(&[], 0));
 }
+
+#[test]
+fn new_near_messages_go_up_in_one_append_and_8bit_bodies_one_by_one() {
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    env.seed(&small_corpus());
+    env.sync(&[], 0);
+    let inbox = env.near_dir("INBOX");
+    for n in 0..5 {
+        crate::sync::write_near(
+            &inbox,
+            "new",
+            &format!("1800000{n}.M{n}P7.testhost"),
+            300 + n,
+        );
+    }
+    let (report, trace) = traced_sync(&env);
+    assert_eq!(totals(&report)[1], 5, "{report}");
+    let appends: Vec<String> = sent(&trace)
+        .into_iter()
+        .filter(|c| c.starts_with("APPEND"))
+        .collect();
+    assert_eq!(appends.len(), 1, "one MULTIAPPEND: {appends:?}");
+    assert_eq!(env.assert_converged("INBOX"), 12 + 5);
+
+    // Bodies that are not UTF-8 (Latin-1 text) go up one APPEND each, byte for byte.
+    for n in 0..2u8 {
+        let body = [
+            format!("Message-ID: <latin1.{n}@tests.mailferry.test>\r\nSubject: caf").into_bytes(),
+            vec![0xE9],
+            b"\r\n\r\nd\xE9j\xE0 vu\r\n".to_vec(),
+        ]
+        .concat();
+        fs::write(
+            inbox
+                .join("new")
+                .join(format!("1800001{n}.M{n}P8.testhost")),
+            body,
+        )
+        .unwrap();
+    }
+    let (report, trace) = traced_sync(&env);
+    assert_eq!(totals(&report)[1], 2, "{report}");
+    let appends = sent(&trace)
+        .into_iter()
+        .filter(|c| c.starts_with("APPEND"))
+        .count();
+    assert_eq!(appends, 2, "one APPEND per 8-bit message");
+    assert_eq!(env.assert_converged("INBOX"), 12 + 5 + 2);
+    assert_nothing_planned(&env.sync(&[], 0));
+}
