@@ -521,6 +521,10 @@ fn near_agrees(state: &FolderState, listing: &[(NearId, Flags)]) -> bool {
             .all(|(id, flags)| agreed.get(id) == Some(flags))
 }
 
+/// An upload read and journaled, waiting for its APPEND: body, arrival time, near id,
+/// flags, and the plan's step.
+type PendingUpload = (Vec<u8>, Option<SystemTime>, NearId, Flags, Step);
+
 struct Executor<'a> {
     session: &'a mut dyn FarStore,
     task: &'a FolderTask,
@@ -741,7 +745,7 @@ impl Executor<'_> {
     fn upload(&mut self, steps: &[&Step], uid_next: u32, done: &mut Vec<Step>) -> Result<()> {
         const CHUNK_BYTES: usize = 4 << 20;
         let mut unresolved: Vec<(crate::model::PairKey, NearId, Flags, Step)> = Vec::new();
-        let mut chunk: Vec<(Vec<u8>, Option<SystemTime>, NearId, Flags, Step)> = Vec::new();
+        let mut chunk: Vec<PendingUpload> = Vec::new();
         let mut chunk_bytes = 0;
         let mut pending = steps.iter().peekable();
         while let Some(step) = pending.next() {
@@ -807,10 +811,9 @@ impl Executor<'_> {
 
     /// Appends one chunk of uploads and pairs those whose new UID the server said; the
     /// others go to `unresolved`.
-    #[allow(clippy::type_complexity)]
     fn append_chunk(
         &mut self,
-        chunk: Vec<(Vec<u8>, Option<SystemTime>, NearId, Flags, Step)>,
+        chunk: Vec<PendingUpload>,
         unresolved: &mut Vec<(crate::model::PairKey, NearId, Flags, Step)>,
         done: &mut Vec<Step>,
     ) -> Result<()> {
