@@ -146,6 +146,15 @@ vanished, that folder's deletions are held back and reported as an error naming
 \fB\-\-force\fR. Transient network failures are retried with back\-off (three attempts
 per folder). One mailferry at a time syncs a channel; a second exits with status 75.
 .PP
+Change detection: with CONDSTORE, one LIST\-STATUS (else one STATUS per folder) tells which
+far folders changed since the last run; a folder unchanged on both sides (same
+UIDVALIDITY, UIDNEXT, message count and HIGHESTMODSEQ; near \fBcur/\fR and \fBnew/\fR
+with the times recorded) is neither selected nor scanned nor written. A changed folder is
+asked only for what changed (UID FETCH CHANGEDSINCE, with QRESYNC's VANISHED for
+expunges, else a UID SEARCH); without CONDSTORE every folder is listed in full. Near
+directory times count only once they are a moment old (100 ms; 2 s on file systems with
+whole\-second times), so a change in the same clock tick is never missed.
+.PP
 Output: progress bars on stderr only when stderr is a terminal; a summary with the
 elapsed time on stdout; \fB\-q\fR prints nothing but errors. No password or token is
 ever printed, at any verbosity.
@@ -226,12 +235,20 @@ const FILES: &str = r#".SH FILES
 The default config file.
 .TP
 \fISTATE_DIR/CHANNEL/FOLDER.state\fR
-A folder's state (JSON): the pairs and their agreed flags, the last sync, the last error.
-Never inside the maildir, so mail clients never see it.
+A folder's state (JSON): the pairs and their agreed flags, the last sync, the last error,
+and what each side looked like when the state last agreed with it in full (the far
+folder's UIDVALIDITY, UIDNEXT, message count and HIGHESTMODSEQ; the near folder's
+\fIcur/\fR and \fInew/\fR times), so that the next run asks the server only for what
+changed and skips a folder where neither side changed. Never inside the maildir, so mail
+clients never see it.
 .TP
 \fISTATE_DIR/CHANNEL/FOLDER.journal\fR
 What a run is doing, written before each side effect; the next run finishes an
 interrupted one.
+.TP
+\fISTATE_DIR/CHANNEL/last\-run.json\fR
+The folders the last run finished and when; \fBstatus\fR reads it for folders where
+nothing changed (their state files are not rewritten).
 .TP
 \fISTATE_DIR/CHANNEL.lock\fR
 Held while a run syncs the channel.
