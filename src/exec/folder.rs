@@ -83,6 +83,9 @@ pub fn unchanged(near: &dyn NearStore, task: &FolderTask, ctx: &FolderContext) -
     let Some(seen) = usable_far_snapshot(&state) else {
         return Ok(false);
     };
+    if state.seen_expunge != Some((ctx.options.expunge_far, ctx.options.expunge_near)) {
+        return Ok(false);
+    }
     Ok(task.far_status == Some(seen)
         && state.near_seen.is_some()
         && near.exists()
@@ -411,7 +414,12 @@ pub fn execute(
         far_now,
         near_before,
     } = prepared;
-    let before = (state.far_seen, state.near_seen, state.last_error.clone());
+    let before = (
+        state.far_seen,
+        state.near_seen,
+        state.seen_expunge,
+        state.last_error.clone(),
+    );
     let near_seen_listing: Vec<(NearId, Flags)> = near_listing
         .messages
         .iter()
@@ -439,6 +447,7 @@ pub fn execute(
     state.last_error = outcome.as_ref().err().map(|e| format!("{e:#}"));
     if outcome.is_ok() {
         state.far_seen = far_now.filter(|now| far_agrees(&state, &far_listing, now, done));
+        state.seen_expunge = Some((ctx.options.expunge_far, ctx.options.expunge_near));
         // The near directories did not change while this run listed and worked on them,
         // were settled when it began, and hold exactly the pairs with their agreed flags:
         // the same times next run mean the same files, with nothing left to do.
@@ -455,7 +464,13 @@ pub fn execute(
     }
     if plan.is_empty()
         && outcome.is_ok()
-        && before == (state.far_seen, state.near_seen, state.last_error.clone())
+        && before
+            == (
+                state.far_seen,
+                state.near_seen,
+                state.seen_expunge,
+                state.last_error.clone(),
+            )
     {
         return Ok(());
     }

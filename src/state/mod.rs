@@ -54,6 +54,11 @@ pub struct FolderState {
     /// must give a different time: the same times mean the same messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub near_seen: Option<NearSnapshot>,
+    /// The `expunge` setting (far, near) of the run that recorded the snapshots: a folder
+    /// is skipped as unchanged only under the same setting (another one may purge
+    /// messages that are flagged deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_expunge: Option<(bool, bool)>,
 }
 
 /// One paired message: its near id and the flags both sides last agreed on.

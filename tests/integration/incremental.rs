@@ -282,3 +282,26 @@ fn new_near_messages_go_up_in_one_append_and_8bit_bodies_one_by_one() {
     assert_eq!(env.assert_converged("INBOX"), 12 + 5 + 2);
     assert_nothing_planned(&env.sync(&[], 0));
 }
+
+#[test]
+fn a_changed_expunge_setting_is_not_skipped_as_unchanged() {
+    let env = Env::with_channel_extra(DovecotOptions::default(), "verbatim", "expunge = \"none\"");
+    env.seed(&small_corpus());
+    env.sync(&[], 0);
+    let mut session = env.dovecot.session().unwrap();
+    session.select(env.dovecot.server_name("Archive")).unwrap();
+    session.uid_store("2", "+FLAGS.SILENT (\\Deleted)").unwrap();
+    session.logout().unwrap();
+    env.sync(&[], 0);
+    age_near_dirs(&env);
+    assert_nothing_planned(&env.sync(&[], 0));
+    assert_eq!(env.assert_converged("Archive"), 12, "flagged, not purged");
+
+    // Both sides unchanged, but now deleted-flagged messages are to be purged.
+    env.write_config("");
+    let report = env.sync(&[], 0);
+    let t = totals(&report);
+    assert_eq!((t[4], t[5]), (1, 1), "purged on both sides: {report}");
+    assert_eq!(env.assert_converged("Archive"), 11);
+    assert_nothing_planned(&env.sync(&[], 0));
+}
