@@ -4,6 +4,7 @@
 
 pub mod folder;
 pub mod pool;
+pub mod snapshot;
 #[cfg(test)]
 mod state_machine;
 
@@ -106,7 +107,7 @@ fn run_job(job: &Job<'_>) -> FolderReport {
 }
 
 fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
-    if folder::unchanged(
+    if snapshot::unchanged(
         &MaildirFolder::new(job.task.near_dir.clone()),
         &job.task,
         job.ctx,

@@ -1,0 +1,280 @@
+//! What each side of a folder looked like when the state last agreed with it in full:
+//! deciding that a folder is unchanged (and needs no connection at all), rebuilding a far
+//! listing from the state and the server's changes, and deciding whether a finished run
+//! may record fresh snapshots.
+
+use super::folder::{FolderContext, FolderTask};
+use crate::flags::Flags;
+use crate::model::{
+    FarChanges, FarListing, FarMessage, FarSnapshot, FarUid, Gone, NearId, UidValidity,
+};
+use crate::plan::Step;
+use crate::state::FolderState;
+use crate::store::NearStore;
+use anyhow::Result;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The state's snapshot of the far folder, when it can stand for a listing: same
+/// UIDVALIDITY, and no copy left half-done by an interrupted run.
+pub(super) fn usable_far_snapshot(state: &FolderState) -> Option<FarSnapshot> {
+    state.far_seen.filter(|seen| {
+        state.uid_validity == Some(UidValidity(seen.uid_validity))
+            && state.pending_downloads.is_empty()
+            && state.pending_uploads.is_empty()
+    })
+}
+
+/// Whether neither side of the folder changed since the last run that left nothing to
+/// do: STATUS says what the state's far snapshot says, and the near directories have the
+/// times the state recorded. Such a folder needs no connection, no listing and no write.
+pub fn unchanged(near: &dyn NearStore, task: &FolderTask, ctx: &FolderContext) -> Result<bool> {
+    if task.create.is_some() || task.remove || !task.far_exists || task.far_status.is_none() {
+        return Ok(false);
+    }
+    if ctx.state.has_journal(&task.far) {
+        return Ok(false);
+    }
+    let state = ctx.state.peek(&task.far, &task.near)?;
+    let Some(seen) = usable_far_snapshot(&state) else {
+        return Ok(false);
+    };
+    if state.seen_expunge != Some((ctx.options.expunge_far, ctx.options.expunge_near)) {
+        return Ok(false);
+    }
+    Ok(task.far_status == Some(seen)
+        && state.near_seen.is_some()
+        && near.exists()
+        && near.dir_times() == state.near_seen)
+}
+
+/// Whether a directory time read at `read_at` is old enough that any later change to the
+/// directory must give it a different time: more than the file system's time granularity
+/// (a clock tick, or whole seconds where the times have no fraction) in the past.
+pub(super) fn settled(time_ns: i128, read_at: SystemTime) -> bool {
+    let margin_ns: i128 = if time_ns % 1_000_000_000 == 0 {
+        2_000_000_000
+    } else {
+        100_000_000
+    };
+    let Ok(read_at) = read_at.duration_since(UNIX_EPOCH) else {
+        return false;
+    };
+    time_ns + margin_ns < i128::try_from(read_at.as_nanos()).unwrap_or(i128::MAX)
+}
+
+/// The far listing rebuilt from the state and what changed since its snapshot `seen`:
+/// the pairs below the old UIDNEXT with their agreed flags, less the gone, with the
+/// changed flags, plus the new messages. `None` when the answer does not fit the state
+/// (a changed or present message the state does not know, or a count that differs from
+/// EXISTS): the caller then lists the folder in full.
+pub(super) fn listing_from_changes(
+    state: &FolderState,
+    seen: &FarSnapshot,
+    changes: FarChanges,
+    exists: u32,
+) -> Option<Vec<FarMessage>> {
+    let mut messages: BTreeMap<FarUid, FarMessage> = state
+        .pairs
+        .range(..FarUid(seen.uid_next))
+        .map(|(uid, pairing)| {
+            (
+                *uid,
+                FarMessage {
+                    uid: *uid,
+                    flags: pairing.flags,
+                    size: 0,
+                },
+            )
+        })
+        .collect();
+    match changes.gone {
+        Gone::Vanished(uids) => {
+            for uid in uids {
+                messages.remove(&uid);
+            }
+        }
+        Gone::Present(uids) => {
+            if uids.iter().any(|uid| !messages.contains_key(uid)) {
+                return None;
+            }
+            let present: std::collections::HashSet<FarUid> = uids.into_iter().collect();
+            messages.retain(|uid, _| present.contains(uid));
+        }
+    }
+    for (uid, flags) in changes.changed {
+        messages.get_mut(&uid)?.flags = flags;
+    }
+    for message in changes.new {
+        if message.uid.0 < seen.uid_next {
+            return None;
+        }
+        messages.insert(message.uid, message);
+    }
+    (messages.len() == exists as usize).then(|| messages.into_values().collect())
+}
+
+/// Whether the state, after this run, agrees with the far folder as SELECT described it
+/// (`now`), so the next run may start from that snapshot: the pairs below its UIDNEXT
+/// are exactly the listed messages this run did not delete, each with its listed flags
+/// as the agreed flags unless this run changed them (then the next run sees the change).
+/// Nothing is pending.
+pub(super) fn far_agrees(
+    state: &FolderState,
+    listing: &FarListing,
+    now: &FarSnapshot,
+    done: &[Step],
+) -> bool {
+    let mut deleted = std::collections::HashSet::new();
+    let mut flagged = std::collections::HashSet::new();
+    for step in done {
+        match step {
+            Step::DeleteFar { uid, .. } => {
+                deleted.insert(*uid);
+            }
+            Step::SyncFlags {
+                uid, far: Some(_), ..
+            } => {
+                flagged.insert(*uid);
+            }
+            _ => {}
+        }
+    }
+    if !state.pending_downloads.is_empty() || !state.pending_uploads.is_empty() {
+        return false;
+    }
+    let mut kept = 0usize;
+    for message in &listing.messages {
+        if deleted.contains(&message.uid) {
+            continue;
+        }
+        kept += 1;
+        match state.pairs.get(&message.uid) {
+            Some(pairing) if pairing.flags == message.flags || flagged.contains(&message.uid) => {}
+            _ => return false,
+        }
+    }
+    state.pairs.range(..FarUid(now.uid_next)).count() == kept
+}
+
+/// Whether the near listing (which this run did not change) holds exactly the paired
+/// near messages, each with its agreed flags.
+pub(super) fn near_agrees(state: &FolderState, listing: &[(NearId, Flags)]) -> bool {
+    let agreed: HashMap<&NearId, Flags> = state
+        .pairs
+        .values()
+        .map(|pairing| (&pairing.near_id, pairing.flags))
+        .collect();
+    agreed.len() == listing.len()
+        && listing
+            .iter()
+            .all(|(id, flags)| agreed.get(id) == Some(flags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Pairing;
+
+    fn state_with(pairs: &[(u32, &str)]) -> FolderState {
+        let mut state = FolderState::new("INBOX", "INBOX");
+        state.uid_validity = Some(UidValidity(7));
+        for (uid, flags) in pairs {
+            state.pairs.insert(
+                FarUid(*uid),
+                Pairing {
+                    near_id: NearId(format!("id{uid}")),
+                    flags: Flags::from_maildir(flags),
+                },
+            );
+        }
+        state
+    }
+
+    fn seen() -> FarSnapshot {
+        FarSnapshot {
+            uid_validity: 7,
+            uid_next: 4,
+            messages: 3,
+            highest_modseq: 10,
+        }
+    }
+
+    fn listed(listing: &[FarMessage]) -> Vec<(u32, String)> {
+        listing
+            .iter()
+            .map(|m| (m.uid.0, m.flags.to_maildir()))
+            .collect()
+    }
+
+    #[test]
+    fn a_listing_is_rebuilt_from_the_state_and_the_changes() {
+        let state = state_with(&[(1, "S"), (2, ""), (3, "F")]);
+        let changes = FarChanges {
+            changed: vec![(FarUid(2), Flags::from_maildir("RS"))],
+            new: vec![FarMessage {
+                uid: FarUid(5),
+                flags: Flags::from_maildir("S"),
+                size: 99,
+            }],
+            gone: Gone::Vanished(vec![FarUid(3), FarUid(40)]),
+        };
+        let listing = listing_from_changes(&state, &seen(), changes, 3).unwrap();
+        assert_eq!(
+            listed(&listing),
+            [(1, "S".into()), (2, "RS".into()), (5, "S".into())]
+        );
+        assert_eq!(listing[2].size, 99);
+        // CONDSTORE alone: the present old UIDs say what is gone.
+        let changes = FarChanges {
+            gone: Gone::Present(vec![FarUid(1), FarUid(3)]),
+            ..FarChanges::default()
+        };
+        let listing = listing_from_changes(&state, &seen(), changes, 2).unwrap();
+        assert_eq!(listed(&listing), [(1, "S".into()), (3, "F".into())]);
+    }
+
+    #[test]
+    fn changes_that_do_not_fit_the_state_ask_for_a_full_listing() {
+        let state = state_with(&[(1, "S"), (2, "")]);
+        // A changed message the state does not know (an unpaired old one).
+        let unknown = FarChanges {
+            changed: vec![(FarUid(3), Flags::default())],
+            ..FarChanges::default()
+        };
+        assert!(listing_from_changes(&state, &seen(), unknown, 3).is_none());
+        // An old message present that the state does not pair.
+        let present = FarChanges {
+            gone: Gone::Present(vec![FarUid(1), FarUid(2), FarUid(3)]),
+            ..FarChanges::default()
+        };
+        assert!(listing_from_changes(&state, &seen(), present, 3).is_none());
+        // A "new" message below the old UIDNEXT.
+        let old_as_new = FarChanges {
+            new: vec![FarMessage {
+                uid: FarUid(3),
+                flags: Flags::default(),
+                size: 1,
+            }],
+            ..FarChanges::default()
+        };
+        assert!(listing_from_changes(&state, &seen(), old_as_new, 3).is_none());
+        // EXISTS disagrees with the rebuilt count.
+        assert!(listing_from_changes(&state, &seen(), FarChanges::default(), 3).is_none());
+        assert!(listing_from_changes(&state, &seen(), FarChanges::default(), 2).is_some());
+    }
+
+    #[test]
+    fn directory_times_count_only_once_settled() {
+        let at = |ns: i128| UNIX_EPOCH + std::time::Duration::from_nanos(ns as u64);
+        let t = 1_700_000_000_123_456_789i128;
+        assert!(!settled(t, at(t)));
+        assert!(!settled(t, at(t + 50_000_000)));
+        assert!(settled(t, at(t + 150_000_000)));
+        // Whole-second times (a coarse file system): two seconds.
+        let whole = 1_700_000_000_000_000_000i128;
+        assert!(!settled(whole, at(whole + 1_500_000_000)));
+        assert!(settled(whole, at(whole + 2_500_000_000)));
+        assert!(!settled(t, at(t - 1_000_000_000)), "a time in the future");
+    }
+}
