@@ -225,8 +225,9 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// Whether `host` is this machine: `localhost`, 127.0.0.0/8 or ::1 (also bracketed or
-/// IPv4-mapped).
-fn is_loopback(host: &str) -> bool {
+/// IPv4-mapped). The one test of "plaintext stays on this machine" for the config, the
+/// connection and `import mbsync`.
+pub fn is_loopback(host: &str) -> bool {
     let h = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))

@@ -323,6 +323,22 @@ fn warn(warnings: &mut Vec<Warning>, item: &Item, message: String) {
     });
 }
 
+/// The warning for a channel option mailferry has no setting for, given globally or in a
+/// Channel section alike.
+fn unsupported_channel_option(item: &Item, warnings: &mut Vec<Warning>) {
+    let message = match item.keyword.to_ascii_lowercase().as_str() {
+        "maxmessages" if item.joined() == "0" => return,
+        "maxmessages" => {
+            "has no equivalent: mailferry keeps every message; messages mbsync expired are downloaded again"
+        }
+        "expireunread" => "has no equivalent (mailferry never expires messages)",
+        _ => {
+            "has no setting in mailferry: uploads always keep the arrival date, downloads set the file time"
+        }
+    };
+    warn(warnings, item, message.to_string());
+}
+
 fn global<'a>(item: &'a Item, defaults: &mut Defaults<'a>, warnings: &mut Vec<Warning>) {
     let value = item.joined();
     match item.keyword.to_ascii_lowercase().as_str() {
@@ -345,25 +361,9 @@ fn global<'a>(item: &'a Item, defaults: &mut Defaults<'a>, warnings: &mut Vec<Wa
                 );
             }
         }
-        "maxmessages" => {
-            if value != "0" {
-                warn(
-                    warnings,
-                    item,
-                    "has no equivalent: mailferry keeps every message; messages mbsync expired are downloaded again".to_string(),
-                );
-            }
+        "maxmessages" | "expireunread" | "copyarrivaldate" => {
+            unsupported_channel_option(item, warnings);
         }
-        "expireunread" => warn(
-            warnings,
-            item,
-            "has no equivalent (mailferry never expires messages)".to_string(),
-        ),
-        "copyarrivaldate" => warn(
-            warnings,
-            item,
-            "has no setting in mailferry: uploads always keep the arrival date".to_string(),
-        ),
         "bufferlimit" => warn(
             warnings,
             item,
@@ -411,13 +411,6 @@ pub fn plain_name(name: &str) -> String {
         s = "imported".to_string();
     }
     s
-}
-
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|a| a.is_loopback())
 }
 
 /// An account from the account keywords of an IMAPAccount (or an IMAPStore that defines
@@ -584,7 +577,7 @@ fn account(
         return None;
     };
     let tls = tls.unwrap_or("starttls");
-    let allow_plaintext = tls == "none" && !is_loopback(&host);
+    let allow_plaintext = tls == "none" && !crate::config::is_loopback(&host);
     if allow_plaintext {
         warn(
             warnings,
@@ -849,25 +842,9 @@ fn channel(
             "expunge" => expunge = Some(item),
             "syncstate" => sync_state = Some(item),
             "maxsize" => max_size_item = Some(item),
-            "maxmessages" => {
-                if item.joined() != "0" {
-                    warn(
-                        warnings,
-                        item,
-                        "has no equivalent: mailferry keeps every message; messages mbsync expired are downloaded again".to_string(),
-                    );
-                }
+            "maxmessages" | "expireunread" | "copyarrivaldate" => {
+                unsupported_channel_option(item, warnings);
             }
-            "expireunread" => warn(
-                warnings,
-                item,
-                "has no equivalent (mailferry never expires messages)".to_string(),
-            ),
-            "copyarrivaldate" => warn(
-                warnings,
-                item,
-                "has no setting in mailferry: uploads always keep the arrival date, downloads set the file time".to_string(),
-            ),
             _ => warn(
                 warnings,
                 item,

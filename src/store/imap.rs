@@ -417,15 +417,7 @@ impl imap::Authenticator for PlainAuth<'_> {
     }
 }
 
-/// True for names that can only reach this machine.
-pub fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+pub use crate::config::is_loopback;
 
 fn tcp_connect(account: &Account) -> FarResult<TcpStream> {
     let endpoint = format!("{}:{}", account.host, account.port);

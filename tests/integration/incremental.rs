@@ -191,9 +191,23 @@ fn unchanged_folders_are_skipped_and_changes_right_after_are_still_seen() {
         commands.join("\n")
     );
     assert_eq!(state_files(&env), before, "state files rewritten");
+    // `status` shows this run as the last sync of the folders it skipped: their state
+    // files are older, the run is noted in last-run.json.
+    let last_run: Value =
+        serde_json::from_slice(&fs::read(env.state_dir().join("test/last-run.json")).unwrap())
+            .unwrap();
+    let noted = last_run["folders"].as_array().unwrap();
+    for folder in ["INBOX", "Archive"] {
+        assert!(noted.iter().any(|f| f == folder), "{last_run}");
+    }
+    let when = mailferry::app::status::iso8601_utc(last_run["time"].as_u64().unwrap());
     let status = env.run(&["status"]);
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(!text.contains("never"), "{text}");
+    let archive = text.lines().find(|l| l.contains("Archive")).unwrap_or("");
+    assert!(
+        archive.contains(&when),
+        "Archive's last sync is not {when}:\n{text}"
+    );
 
     // Right after that run, without waiting: a flag renamed near, one changed far.
     let archive = env.near_dir("Archive");
