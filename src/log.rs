@@ -2,12 +2,18 @@
 //! logged here ever carries a password: callers pass only names, counts and errors.
 //! While progress bars are drawn, lines go above them (see [`crate::progress`]).
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI8, Ordering};
+use std::time::Instant;
 
 static VERBOSITY: AtomicI8 = AtomicI8::new(0);
 
+/// When the run began, for the seconds on `-vvv` lines.
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
 /// -1 for -q, 0 by default, 1 for -v, 2 for -vv, 3 for -vvv.
 pub fn set_verbosity(level: i8) {
+    STARTED.get_or_init(Instant::now);
     VERBOSITY.store(level, Ordering::Relaxed);
 }
 
@@ -41,10 +47,12 @@ pub fn folder(message: &str) {
     }
 }
 
-/// A line of the IMAP conversation (secrets already masked): printed with -vvv.
+/// A line of the IMAP conversation (secrets already masked): printed with -vvv, after
+/// the seconds since the run began (to see where a run waits).
 pub fn trace(message: &str) {
     if verbosity() >= 3 {
-        crate::progress::emit(&format!("mailferry: {message}"));
+        let seconds = STARTED.get_or_init(Instant::now).elapsed().as_secs_f64();
+        crate::progress::emit(&format!("mailferry: {seconds:8.3} {message}"));
     }
 }
 
