@@ -152,8 +152,9 @@ UIDVALIDITY, UIDNEXT, message count and HIGHESTMODSEQ; near \fBcur/\fR and \fBne
 with the times recorded) is neither selected nor scanned nor written. A changed folder is
 asked only for what changed (UID FETCH CHANGEDSINCE, with QRESYNC's VANISHED for
 expunges, else a UID SEARCH); without CONDSTORE every folder is listed in full. Near
-directory times count only once they are a moment old (100 ms; 2 s on file systems with
-whole\-second times), so a change in the same clock tick is never missed.
+directory times count only once they are older than the file system's clock (a moment
+old, or older than a probe file made in \fBtmp/\fR after a run that changed the folder,
+which then lists it again), so a change in the same clock tick is never missed.
 .PP
 Output: progress bars on stderr only when stderr is a terminal; a summary with the
 elapsed time on stdout; \fB\-q\fR prints nothing but errors. No password or token is

@@ -2,7 +2,8 @@
 //! the plan out, journaling each side effect before it happens and its outcome after.
 
 use super::snapshot::{
-    far_agrees, listing_from_changes, near_agrees, settled, usable_far_snapshot,
+    confirmed_near_times, far_agrees, listing_from_changes, near_agrees, settled,
+    usable_far_snapshot,
 };
 use crate::flags::Flags;
 use crate::log;
@@ -354,14 +355,21 @@ pub fn execute(
         state.seen_expunge = Some((ctx.options.expunge_far, ctx.options.expunge_near));
         // The near directories did not change while this run listed and worked on them,
         // were settled when it began, and hold exactly the pairs with their agreed flags:
-        // the same times next run mean the same files, with nothing left to do.
-        state.near_seen = near_before.and_then(|(times, read_at)| {
-            (settled(times.new, read_at)
-                && settled(times.cur, read_at)
-                && near.dir_times() == Some(times)
-                && near_agrees(&state, &near_seen_listing))
-            .then_some(times)
-        });
+        // the same times next run mean the same files, with nothing left to do. Else,
+        // when this run changed them, they are confirmed afresh (one more listing).
+        state.near_seen = near_before
+            .and_then(|(times, read_at)| {
+                (settled(times.new, read_at)
+                    && settled(times.cur, read_at)
+                    && near.dir_times() == Some(times)
+                    && near_agrees(&state, &near_seen_listing))
+                .then_some(times)
+            })
+            .or_else(|| {
+                near.exists()
+                    .then(|| confirmed_near_times(near, &state))
+                    .flatten()
+            });
     } else {
         state.far_seen = None;
         state.near_seen = None;

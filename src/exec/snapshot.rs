@@ -6,7 +6,8 @@
 use super::folder::{FolderContext, FolderTask};
 use crate::flags::Flags;
 use crate::model::{
-    FarChanges, FarListing, FarMessage, FarSnapshot, FarUid, Gone, NearId, UidValidity,
+    FarChanges, FarListing, FarMessage, FarSnapshot, FarUid, Gone, NearId, NearSnapshot,
+    UidValidity,
 };
 use crate::plan::Step;
 use crate::state::FolderState;
@@ -171,6 +172,31 @@ pub(super) fn near_agrees(state: &FolderState, listing: &[(NearId, Flags)]) -> b
             .all(|(id, flags)| agreed.get(id) == Some(flags))
 }
 
+/// The near directories' times after a run that changed them (or that began before
+/// they settled), when they can stand for the folder: the times are read and must be
+/// strictly older than the file system's clock now (so any later change gives them new
+/// times), then the folder is listed again and must hold exactly the pairs with their
+/// agreed flags, then the times are read again, unchanged. A change made after the first
+/// read either shows in that listing or changes the times; no waiting needed.
+pub(super) fn confirmed_near_times(
+    near: &dyn NearStore,
+    state: &FolderState,
+) -> Option<NearSnapshot> {
+    let times = near.dir_times()?;
+    let clock = near.clock()?;
+    if times.new >= clock || times.cur >= clock {
+        return None;
+    }
+    let listing: Vec<(NearId, Flags)> = near
+        .scan()
+        .ok()?
+        .messages
+        .into_iter()
+        .map(|m| (m.id, m.flags))
+        .collect();
+    (near_agrees(state, &listing) && near.dir_times() == Some(times)).then_some(times)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +288,37 @@ mod tests {
         // EXISTS disagrees with the rebuilt count.
         assert!(listing_from_changes(&state, &seen(), FarChanges::default(), 3).is_none());
         assert!(listing_from_changes(&state, &seen(), FarChanges::default(), 2).is_some());
+    }
+
+    #[test]
+    fn near_times_are_confirmed_only_below_the_clock_and_with_an_agreeing_listing() {
+        use crate::store::memory::MemoryNear;
+        let near = MemoryNear::new(std::rc::Rc::default());
+        let mut state = state_with(&[]);
+        for flags in ["S", ""] {
+            let flags = Flags::from_maildir(flags);
+            let id = near.data.borrow_mut().add(flags, b"body");
+            let uid = FarUid(state.pairs.len() as u32 + 1);
+            state.pairs.insert(uid, crate::state::Pairing { near_id: id, flags });
+        }
+        let times = NearSnapshot { new: 100, cur: 200 };
+        // Unknown times or clock: nothing to record.
+        assert_eq!(confirmed_near_times(&near, &state), None);
+        near.data.borrow_mut().times = Some(times);
+        assert_eq!(confirmed_near_times(&near, &state), None);
+        // A time not strictly below the clock could be shared by a change made now.
+        near.data.borrow_mut().clock = Some(200);
+        assert_eq!(confirmed_near_times(&near, &state), None);
+        near.data.borrow_mut().clock = Some(201);
+        assert_eq!(confirmed_near_times(&near, &state), Some(times));
+        // A file the state does not pair, or other flags than agreed: not recorded.
+        let extra = near.data.borrow_mut().add(Flags::default(), b"new mail");
+        assert_eq!(confirmed_near_times(&near, &state), None);
+        near.data.borrow_mut().messages.remove(&extra);
+        let first = state.pairs.values().next().unwrap().near_id.clone();
+        near.data.borrow_mut().messages.get_mut(&first).unwrap().flags =
+            Flags::from_maildir("FS");
+        assert_eq!(confirmed_near_times(&near, &state), None);
     }
 
     #[test]

@@ -407,6 +407,10 @@ pub struct NearData {
     pub exists: bool,
     pub messages: BTreeMap<NearId, NearEntry>,
     next_id: u64,
+    /// Directory times and file-system clock, for tests that set them; `None` (the
+    /// default) has the folder scanned every run.
+    pub times: Option<crate::model::NearSnapshot>,
+    pub clock: Option<i128>,
 }
 
 impl NearData {
@@ -474,9 +478,14 @@ impl NearStore for MemoryNear {
         &self.dir
     }
 
-    /// Memory has no directory times: the folder is always scanned.
+    /// Directory times only where a test set them: otherwise the folder is always
+    /// scanned.
     fn dir_times(&self) -> Option<crate::model::NearSnapshot> {
-        None
+        self.data.borrow().times
+    }
+
+    fn clock(&self) -> Option<i128> {
+        self.data.borrow().clock
     }
 
     fn exists(&self) -> bool {

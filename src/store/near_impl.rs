@@ -21,6 +21,10 @@ impl NearStore for MaildirFolder {
         MaildirFolder::dir_times(self)
     }
 
+    fn clock(&self) -> Option<i128> {
+        MaildirFolder::clock(self)
+    }
+
     fn create(&self) -> io::Result<()> {
         MaildirFolder::create(self)
     }

@@ -98,6 +98,10 @@ pub trait NearStore {
     /// stay the same, so do its messages.
     fn dir_times(&self) -> Option<NearSnapshot>;
 
+    /// The time the file system would give a change made now (`None` when unknown):
+    /// directory times strictly below it must change with any later change.
+    fn clock(&self) -> Option<i128>;
+
     /// Creates the folder (and missing parents).
     fn create(&self) -> io::Result<()>;
 

@@ -245,6 +245,28 @@ fn unchanged_folders_are_skipped_and_changes_right_after_are_still_seen() {
         env.assert_converged(folder);
     }
     assert_nothing_planned(&env.sync(&[], 0));
+
+    // A run that delivers into a folder may record its times at the end (after listing
+    // it again): a file renamed right after that run is still seen.
+    env.dovecot
+        .append(
+            &env.dovecot.server_name("Archive"),
+            b"Message-ID: <late@tests.mailferry.test>\r\nSubject: late\r\n\r\nlate\r\n",
+            &[],
+        )
+        .unwrap();
+    let report = env.sync(&[], 0);
+    assert_eq!(totals(&report)[0], 1, "one download: {report}");
+    let file = near_files(&archive)
+        .into_iter()
+        .find(|f| fs::read(f).unwrap().starts_with(b"Message-ID: <late@"))
+        .unwrap();
+    let renamed = format!("{}:2,S", file.file_name().unwrap().to_string_lossy());
+    fs::rename(&file, archive.join("cur").join(renamed)).unwrap();
+    let report = env.sync(&[], 0);
+    assert_eq!(totals(&report)[2], 1, "the flag goes up: {report}");
+    env.assert_converged("Archive");
+    assert_nothing_planned(&env.sync(&[], 0));
 }
 
 #[test]

@@ -75,6 +75,26 @@ impl MaildirFolder {
         })
     }
 
+    /// The time this file system gives a change made now: the modification time of a
+    /// file created (and at once removed) in `tmp/`, where mail readers never look.
+    /// `None` when it cannot be created or read.
+    pub fn clock(&self) -> Option<i128> {
+        let probe = self
+            .dir
+            .join("tmp")
+            .join(format!(".{}.clock", name::fresh_id().0));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .ok()?;
+        let modified = file.metadata().and_then(|meta| meta.modified());
+        drop(file);
+        let _ = fs::remove_file(&probe);
+        let since = modified.ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+        i128::try_from(since.as_nanos()).ok()
+    }
+
     /// Creates the directory (and missing parents) and its `cur/`, `new/`, `tmp/`, mode
     /// 0700, fsyncing the parent of every directory it created.
     pub fn create(&self) -> io::Result<()> {
@@ -727,6 +747,19 @@ mod tests {
         assert!(!half.exists());
         half.create().unwrap();
         assert!(half.exists());
+    }
+
+    #[test]
+    fn the_clock_is_read_from_a_probe_that_leaves_no_trace() {
+        let (_tmp, folder) = folder();
+        put(&folder, "cur/1.a.host:2,S", "x");
+        let times = folder.dir_times().unwrap();
+        let clock = folder.clock().unwrap();
+        assert!(clock >= times.cur, "{clock} < {}", times.cur);
+        assert_eq!(fs::read_dir(folder.dir().join("tmp")).unwrap().count(), 0);
+        assert_eq!(folder.dir_times(), Some(times), "the probe touched cur/ or new/");
+        let missing = MaildirFolder::new(folder.dir().join("missing"));
+        assert_eq!(missing.clock(), None);
     }
 
     #[test]
