@@ -75,6 +75,7 @@ pub fn run(cli: Cli) -> Result<Exit, AppError> {
                 push_only: args.push,
                 jobs: args.jobs.map(usize::from),
                 force: args.force,
+                report_actions: args.json,
             };
             let outcome = sync::run(&config, &request)?;
             if args.json {

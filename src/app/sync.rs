@@ -26,6 +26,9 @@ pub struct SyncRequest {
     pub push_only: bool,
     pub jobs: Option<usize>,
     pub force: bool,
+    /// Whether the report keeps every message's action (`--json`), not just the counts:
+    /// on a large initial sync the list is most of the run's memory.
+    pub report_actions: bool,
 }
 
 /// The outcome of a sync run: the report and whether a channel was locked by another
@@ -162,6 +165,7 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
             state: state_dir,
             options: *options,
             dry_run: request.dry_run,
+            report_actions: request.report_actions,
         })
         .collect();
     let mut jobs = Vec::new();

@@ -49,6 +49,8 @@ pub struct FolderContext<'a> {
     pub state: &'a ChannelStateDir,
     pub options: PlanOptions,
     pub dry_run: bool,
+    /// Whether folder reports keep each message's action, or only the counts.
+    pub report_actions: bool,
 }
 
 /// Both listings, the state and the plan for one folder.

@@ -90,6 +90,10 @@ fn run_job(job: &Job<'_>) -> FolderReport {
     let mut report = FolderReport::new(&task.far, &task.near);
     report.create = task.create;
     report.add_steps(&done);
+    drop(done);
+    if !job.ctx.report_actions {
+        report.actions = Vec::new();
+    }
     if let Some(error) = error {
         log::error(&format!("{}: {}: {error}", task.channel, task.far));
         if !job.ctx.dry_run

@@ -461,6 +461,7 @@ impl World {
             state: &self.state,
             options: options(Direction::Both, self.expunge),
             dry_run: true,
+            report_actions: true,
         };
         let mut far = self.far.clone();
         let prepared = folder::prepare(&mut far, &self.near, &self.task, &ctx)
@@ -639,6 +640,7 @@ fn sync(
         state,
         options: options(direction, expunge),
         dry_run: false,
+        report_actions: true,
     };
     let mut far = far.clone();
     let prepared = folder::prepare(&mut far, near, task, &ctx)?;

@@ -200,7 +200,15 @@ impl FolderReport {
 
     /// True when the folder changed (or would change) or did not finish.
     pub fn is_notable(&self) -> bool {
-        self.status != Status::Ok || self.create.is_some() || !self.actions.is_empty()
+        self.status != Status::Ok
+            || self.create.is_some()
+            || self.download
+                + self.upload
+                + self.flags_to_far
+                + self.flags_to_near
+                + self.delete_far
+                + self.delete_near
+                > 0
     }
 }
 
