@@ -194,6 +194,12 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
             }
         }
     }
+    // Largest folders first (by the server's count, where LIST-STATUS or STATUS gave
+    // one): the longest job starts at once instead of last, while the others share the
+    // remaining connections.
+    jobs.sort_by_key(|job| {
+        std::cmp::Reverse(job.task.far_status.map_or(0, |status| status.messages))
+    });
     let threads = request.jobs.unwrap_or(config.general.jobs);
     for (channel, report) in run_jobs(jobs, threads) {
         reports.entry(channel).or_default().push(report);

@@ -28,7 +28,9 @@ pub(super) fn usable_far_snapshot(state: &FolderState) -> Option<FarSnapshot> {
 
 /// Whether neither side of the folder changed since the last run that left nothing to
 /// do: STATUS says what the state's far snapshot says, and the near directories have the
-/// times the state recorded. Such a folder needs no connection, no listing and no write.
+/// times the state recorded (or, failing that, a listing of them holds exactly the
+/// paired messages with their agreed flags). Such a folder needs no connection; with
+/// the recorded times, no listing and no write either.
 pub fn unchanged(near: &dyn NearStore, task: &FolderTask, ctx: &FolderContext) -> Result<bool> {
     if task.create.is_some() || task.remove || !task.far_exists || task.far_status.is_none() {
         return Ok(false);
@@ -43,10 +45,35 @@ pub fn unchanged(near: &dyn NearStore, task: &FolderTask, ctx: &FolderContext) -
     if state.seen_expunge != Some((ctx.options.expunge_far, ctx.options.expunge_near)) {
         return Ok(false);
     }
-    Ok(task.far_status == Some(seen)
-        && state.near_seen.is_some()
-        && near.exists()
-        && near.dir_times() == state.near_seen)
+    if task.far_status != Some(seen) || !near.exists() {
+        return Ok(false);
+    }
+    let Some(times) = near.dir_times() else {
+        return Ok(false);
+    };
+    if state.near_seen == Some(times) {
+        return Ok(true);
+    }
+    // The far folder is unchanged but the near times are not the recorded ones (the run
+    // that recorded the far snapshot had just written the folder, or a mail reader
+    // touched it): one local listing, still no connection, tells whether anything
+    // changed. If not, the times are recorded once settled, so the next run need not list.
+    let read_at = SystemTime::now();
+    let listing: Vec<(NearId, Flags)> = near
+        .scan()?
+        .messages
+        .into_iter()
+        .map(|m| (m.id, m.flags))
+        .collect();
+    if !near_agrees(&state, &listing) || near.dir_times() != Some(times) {
+        return Ok(false);
+    }
+    if !ctx.dry_run && settled(times.new, read_at) && settled(times.cur, read_at) {
+        let mut state = state;
+        state.near_seen = Some(times);
+        ctx.state.save(&state)?;
+    }
+    Ok(true)
 }
 
 /// Whether a directory time read at `read_at` is old enough that any later change to the

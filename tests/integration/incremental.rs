@@ -270,6 +270,37 @@ fn unchanged_folders_are_skipped_and_changes_right_after_are_still_seen() {
 }
 
 #[test]
+fn a_no_op_right_after_a_first_sync_selects_no_folder() {
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    env.seed(&small_corpus());
+    let report = env.sync(&[], 0);
+    assert!(totals(&report)[0] > 0, "{report}");
+    // Without waiting: the near folders were just written, their times may be too fresh
+    // to have been recorded; a local listing then stands in, and no folder is selected.
+    let (report, trace) = traced_sync(&env);
+    assert_nothing_planned(&report);
+    let commands = sent(&trace);
+    assert!(
+        !commands
+            .iter()
+            .any(|c| c.starts_with("SELECT") || c.starts_with("EXAMINE")),
+        "{}",
+        commands.join("\n")
+    );
+    // A file renamed now is still seen.
+    let inbox = env.near_dir("INBOX");
+    let file = near_files(&inbox)
+        .into_iter()
+        .find(|f| !f.to_string_lossy().contains(":2,"))
+        .unwrap();
+    let renamed = format!("{}:2,F", file.file_name().unwrap().to_string_lossy());
+    fs::rename(&file, inbox.join("cur").join(renamed)).unwrap();
+    let report = env.sync(&[], 0);
+    assert_eq!(totals(&report)[2], 1, "the flag goes up: {report}");
+    env.assert_converged("INBOX");
+}
+
+#[test]
 fn new_near_messages_go_up_in_one_append_and_8bit_bodies_one_by_one() {
     let env = Env::new(DovecotOptions::default(), "verbatim");
     env.seed(&small_corpus());
