@@ -53,7 +53,7 @@ use view::{FarView, Model, NearView};
 
 const USAGE: &str = "usage: cargo run --release --example bench -- --mailferry PATH \
 [--mbsync PATH] [--size small|medium|large] [--rtt-ms N] [--runs N] \
-[--scenarios initial,noop,server,local] [--work DIR]";
+[--scenarios initial,noop,server,local] [--work DIR] [--hold]";
 
 fn main() -> ExitCode {
     match run() {
@@ -108,6 +108,8 @@ struct Options {
     runs: usize,
     scenarios: Vec<Scenario>,
     work: PathBuf,
+    /// Keep Dovecot up after the scenarios, for experiments by hand.
+    hold: bool,
 }
 
 fn parse_options() -> Result<Options> {
@@ -119,6 +121,7 @@ fn parse_options() -> Result<Options> {
     let mut runs = 3;
     let mut scenarios = Scenario::ALL.to_vec();
     let mut work = None;
+    let mut hold = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -154,6 +157,7 @@ fn parse_options() -> Result<Options> {
                 scenarios.dedup();
             }
             "--work" => work = Some(PathBuf::from(value()?)),
+            "--hold" => hold = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -173,6 +177,7 @@ fn parse_options() -> Result<Options> {
         runs,
         scenarios,
         work,
+        hold,
     })
 }
 
@@ -316,6 +321,9 @@ fn run() -> Result<()> {
         }
     }
     let outcome = run_scenarios(&opts, &mut ctx, &mut model, &mut results);
+    if opts.hold {
+        hold_server(&opts.work)?;
+    }
     drop(proxy);
     let report = report(&header, &results);
     println!("{report}");
@@ -326,6 +334,22 @@ fn run() -> Result<()> {
         started.elapsed().as_secs_f64(),
         opts.work.join("report.md").display()
     );
+    Ok(())
+}
+
+/// `--hold`: keeps Dovecot (and the tools' maildirs and configs) up for experiments by
+/// hand until the file `WORK/hold` is removed.
+fn hold_server(work: &Path) -> Result<()> {
+    let flag = work.join("hold");
+    fs::write(&flag, "remove this file to stop the benchmark's Dovecot\n")?;
+    eprintln!(
+        "bench: holding; configs in {}/*/config.toml; rm {} to stop",
+        work.display(),
+        flag.display()
+    );
+    while flag.exists() {
+        std::thread::sleep(Duration::from_millis(500));
+    }
     Ok(())
 }
 

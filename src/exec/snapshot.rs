@@ -326,7 +326,9 @@ mod tests {
             let flags = Flags::from_maildir(flags);
             let id = near.data.borrow_mut().add(flags, b"body");
             let uid = FarUid(state.pairs.len() as u32 + 1);
-            state.pairs.insert(uid, crate::state::Pairing { near_id: id, flags });
+            state
+                .pairs
+                .insert(uid, crate::state::Pairing { near_id: id, flags });
         }
         let times = NearSnapshot { new: 100, cur: 200 };
         // Unknown times or clock: nothing to record.
@@ -343,8 +345,12 @@ mod tests {
         assert_eq!(confirmed_near_times(&near, &state), None);
         near.data.borrow_mut().messages.remove(&extra);
         let first = state.pairs.values().next().unwrap().near_id.clone();
-        near.data.borrow_mut().messages.get_mut(&first).unwrap().flags =
-            Flags::from_maildir("FS");
+        near.data
+            .borrow_mut()
+            .messages
+            .get_mut(&first)
+            .unwrap()
+            .flags = Flags::from_maildir("FS");
         assert_eq!(confirmed_near_times(&near, &state), None);
     }
 

@@ -3,7 +3,8 @@
 //! gigabytes, malformed lines, UIDVALIDITY 0, and UIDs that go backwards or repeat. Each
 //! must fail its own folder with a clear error (exit 1, no panic) while the good folder
 //! syncs, write nothing outside the maildir root, keep memory bounded, and delete or
-//! duplicate nothing on the strength of a broken listing.
+//! duplicate nothing on the strength of a broken listing. A CONDSTORE server that refuses
+//! STATUS for a folder, or whose list of changes does not add up, costs only the shortcut.
 //!
 //! `HOSTILE_DEBUG=1` prints every run's stdout and stderr.
 
@@ -707,4 +708,128 @@ fn self_contradicting_listings_delete_and_duplicate_nothing() {
         );
     }
     assert_eq!(second.report["totals"]["errors"], lies.len());
+}
+
+/// A script for a server with CONDSTORE (no QRESYNC, no LIST-STATUS): STATUS and SELECT
+/// report a HIGHESTMODSEQ that moves with the folder's UIDNEXT and the phase; STATUS of
+/// `refused` is answered NO; from phase 1 on, `UID FETCH ... (CHANGEDSINCE ...)` in
+/// `forgetful` reports nothing at all (a server that forgets its new messages).
+fn condstore_script(refused: &'static str, forgetful: &'static str) -> Script {
+    Box::new(move |req: &Request<'_>, state: &ServerState| {
+        let tag = req.tag;
+        let modseq = |name: &str| {
+            state
+                .folder(name)
+                .map_or(1, |f| u64::from(f.uid_next) + 10 * u64::from(state.phase))
+        };
+        match req.command {
+            "STATUS" => {
+                let name = String::from_utf8_lossy(req.args[0].bytes()).into_owned();
+                if name == refused {
+                    return Reply::Send(format!("{tag} NO [NOPERM] not for you\r\n").into_bytes());
+                }
+                let Some(f) = state.folder(&name) else {
+                    return Reply::Send(format!("{tag} NO no such folder\r\n").into_bytes());
+                };
+                Reply::Send(
+                    format!(
+                        "* STATUS \"{name}\" (UIDVALIDITY {} UIDNEXT {} MESSAGES {} HIGHESTMODSEQ {})\r\n{tag} OK done\r\n",
+                        f.uid_validity,
+                        f.uid_next,
+                        f.messages.len(),
+                        modseq(&name)
+                    )
+                    .into_bytes(),
+                )
+            }
+            "SELECT" | "EXAMINE" => {
+                let name = String::from_utf8_lossy(req.args[0].bytes()).into_owned();
+                if state.folder(&name).is_none() {
+                    return Reply::Default;
+                }
+                let extra = format!("* OK [HIGHESTMODSEQ {}] ok\r\n", modseq(&name));
+                Reply::Send(select_answer(state, &name, tag, &extra, true))
+            }
+            "UID FETCH"
+                if req.mentions("CHANGEDSINCE") && state.phase >= 1 && req.in_folder(forgetful) =>
+            {
+                Reply::Send(format!("{tag} OK nothing changed, says the server\r\n").into_bytes())
+            }
+            _ => Reply::Default,
+        }
+    })
+}
+
+#[test]
+fn a_refused_status_only_costs_the_shortcut_and_changes_that_do_not_fit_are_relisted() {
+    let mut state = ServerState::new(vec![
+        FakeFolder::with_messages("INBOX", 21, 3),
+        FakeFolder::with_messages("Private", 22, 2),
+    ]);
+    state.capabilities = "IMAP4rev1 AUTH=PLAIN UIDPLUS CONDSTORE".to_string();
+    let env = Env::new(state, condstore_script("Private", "INBOX"));
+    // STATUS of Private is refused: Private is selected and listed like any other
+    // folder, and the run succeeds.
+    let first = env.sync(0);
+    assert_synced(&first.report, "INBOX", 3);
+    assert_synced(&first.report, "Private", 2);
+
+    // A new message in INBOX, which the server then leaves out of its list of changes:
+    // the rebuilt listing has one message fewer than SELECT's EXISTS, so the folder is
+    // listed in full and the message arrives; nothing is deleted anywhere.
+    let new_body = fake_imap::message_body("INBOX", 99);
+    {
+        let mut server = env.server.state();
+        server.phase = 1;
+        server
+            .folder_mut("INBOX")
+            .unwrap()
+            .push(&[], new_body.clone());
+    }
+    let before = env.server.log().len();
+    let second = env.sync(0);
+    assert_synced(&second.report, "INBOX", 1);
+    assert_synced(&second.report, "Private", 0);
+    assert_eq!(
+        second.report["totals"]["delete_near"], 0,
+        "{}",
+        second.report
+    );
+    assert_eq!(
+        second.report["totals"]["delete_far"], 0,
+        "{}",
+        second.report
+    );
+    let inbox: Vec<Logged> = env.server.log()[before..]
+        .iter()
+        .filter(|entry| entry.selected.as_deref() == Some("INBOX"))
+        .cloned()
+        .collect();
+    let changes_asked = inbox
+        .iter()
+        .position(|e| e.command == "UID FETCH" && e.args.contains("CHANGEDSINCE"))
+        .unwrap_or_else(|| panic!("no CHANGEDSINCE asked: {inbox:?}"));
+    assert!(
+        inbox[changes_asked..]
+            .iter()
+            .any(|e| e.command == "FETCH" && e.args.starts_with("1:")),
+        "no full listing after the changes: {inbox:?}"
+    );
+    let expected: Vec<Vec<u8>> = {
+        let server = env.server.state();
+        let mut bodies: Vec<Vec<u8>> = server
+            .folder("INBOX")
+            .unwrap()
+            .messages
+            .iter()
+            .map(|m| m.body.clone())
+            .collect();
+        bodies.sort();
+        bodies
+    };
+    assert_eq!(env.near_bodies("INBOX"), expected);
+    assert!(expected.contains(&new_body));
+    let third = env.sync(0);
+    assert_eq!(third.report["totals"]["download"], 0, "{}", third.report);
+    assert_eq!(third.report["totals"]["errors"], 0, "{}", third.report);
 }

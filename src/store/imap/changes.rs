@@ -35,28 +35,42 @@ impl FarSession {
             return Ok(statuses);
         }
         let items = "(UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)";
+        // A refusal (NO or BAD) only costs the shortcut: those folders are selected and
+        // listed as if nothing were known. A broken connection is an error.
         if self.caps.list_status {
-            let data = self
-                .call(LIST_BYTES, |s| {
-                    s.run_command_and_read_response(format!(
-                        "LIST \"\" \"*\" RETURN (STATUS {items})"
-                    ))
-                })
-                .map_err(|e| self.err("LIST RETURN (STATUS)", e))?;
+            let answer = self.call(LIST_BYTES, |s| {
+                s.run_command_and_read_response(format!("LIST \"\" \"*\" RETURN (STATUS {items})"))
+            });
             self.drain();
-            parse_statuses(&data, &mut statuses);
+            match answer {
+                Ok(data) => parse_statuses(&data, &mut statuses),
+                Err(e) if is_refusal(&e) => {
+                    crate::log::folder(&format!(
+                        "{}: LIST RETURN (STATUS) refused ({e}); every folder will be selected",
+                        self.endpoint
+                    ));
+                }
+                Err(e) => return Err(self.err("LIST RETURN (STATUS)", e)),
+            }
         } else {
             for name in names {
                 let Some(quoted) = quote_mailbox(name) else {
                     continue;
                 };
-                let data = self
-                    .call(RESPONSE_BYTES, |s| {
-                        s.run_command_and_read_response(format!("STATUS {quoted} {items}"))
-                    })
-                    .map_err(|e| self.err(&format!("STATUS {name:?}"), e))?;
+                let answer = self.call(RESPONSE_BYTES, |s| {
+                    s.run_command_and_read_response(format!("STATUS {quoted} {items}"))
+                });
                 self.drain();
-                parse_statuses(&data, &mut statuses);
+                match answer {
+                    Ok(data) => parse_statuses(&data, &mut statuses),
+                    Err(e) if is_refusal(&e) => {
+                        crate::log::folder(&format!(
+                            "{}: STATUS {name:?} refused ({e}); the folder will be selected",
+                            self.endpoint
+                        ));
+                    }
+                    Err(e) => return Err(self.err(&format!("STATUS {name:?}"), e)),
+                }
             }
         }
         statuses.retain(|name, _| names.contains(&name.as_str()));
@@ -161,6 +175,11 @@ impl FarSession {
 
 /// Collects the `* STATUS` answers among `data` (other lines are skipped) that carry all
 /// four items.
+/// Whether the server answered NO or BAD (the connection is still in step).
+fn is_refusal(e: &imap::Error) -> bool {
+    matches!(e, imap::Error::No(_) | imap::Error::Bad(_))
+}
+
 fn parse_statuses(mut data: &[u8], statuses: &mut HashMap<String, FarSnapshot>) {
     use imap_proto::{MailboxDatum, Response, StatusAttribute};
     while !data.is_empty() {

@@ -757,7 +757,11 @@ mod tests {
         let clock = folder.clock().unwrap();
         assert!(clock >= times.cur, "{clock} < {}", times.cur);
         assert_eq!(fs::read_dir(folder.dir().join("tmp")).unwrap().count(), 0);
-        assert_eq!(folder.dir_times(), Some(times), "the probe touched cur/ or new/");
+        assert_eq!(
+            folder.dir_times(),
+            Some(times),
+            "the probe touched cur/ or new/"
+        );
         let missing = MaildirFolder::new(folder.dir().join("missing"));
         assert_eq!(missing.clock(), None);
     }
