@@ -13,6 +13,8 @@
 //! and after every run checks both sides of that tool against the model of what they must
 //! hold (content key and flags of every message, folder by folder): a run that skipped,
 //! lost, duplicated or mis-flagged mail fails the benchmark (exit 1) naming what differs.
+//! After each repetition of the initial sync it also times `cp -r` of mailferry's fresh
+//! maildir followed by `sync`: the floor for writing that mail durably.
 //! Finally it prints a table per scenario: medians of wall time, user+system CPU and peak
 //! RSS for each tool, and mailferry/mbsync ratios. `--rtt-ms N` puts a delay proxy
 //! (N/2 ms each way, per chunk, so pipelining still pays) between each tool and the server.
@@ -219,7 +221,9 @@ struct Sides {
 }
 
 /// Results: per scenario, per tool (mailferry, mbsync), every run.
-type Results = Vec<(Scenario, String, [Vec<Measure>; 2])>;
+/// Results: per scenario, its detail line, per tool (mailferry, mbsync) every run, and
+/// (initial sync only) the wall time of each `cp -r` + `sync` of the same mail.
+type Results = Vec<(Scenario, String, [Vec<Measure>; 2], Vec<f64>)>;
 
 fn run() -> Result<()> {
     let opts = parse_options()?;
@@ -401,6 +405,7 @@ fn run_scenarios(
     for &scenario in &opts.scenarios {
         eprintln!("bench: scenario {}", scenario.title());
         let mut runs: [Vec<Measure>; 2] = [Vec::new(), Vec::new()];
+        let mut copies: Vec<f64> = Vec::new();
         let mut detail = String::new();
         for rep in 0..opts.runs {
             let label = format!("{}-{}", scenario.id(), rep + 1);
@@ -425,6 +430,10 @@ fn run_scenarios(
                                 break;
                             }
                         }
+                    }
+                    if out.is_ok() && scenario == Scenario::Initial {
+                        out = copy_baseline(&ctx.tools[0].maildir(), &opts.work, ctx.wipe_pause)
+                            .map(|wall| copies.push(wall));
                     }
                     out
                 }
@@ -469,11 +478,11 @@ fn run_scenarios(
                 }
             };
             if let Err(e) = outcome {
-                results.push((scenario, detail, runs));
+                results.push((scenario, detail, runs, copies));
                 return Err(e);
             }
         }
-        results.push((scenario, detail, runs));
+        results.push((scenario, detail, runs, copies));
     }
     Ok(())
 }
@@ -498,7 +507,7 @@ type Metric = (&'static str, fn(&Measure) -> f64, usize);
 /// The Markdown report: a table per scenario.
 fn report(header: &str, results: &Results) -> String {
     let mut out = format!("# mailferry vs mbsync\n\n{header}\n");
-    for (scenario, detail, runs) in results {
+    for (scenario, detail, runs, copies) in results {
         let _ = write!(out, "\n## {}", scenario.title());
         if !detail.is_empty() {
             let _ = write!(out, " (last day: {detail})");
@@ -534,6 +543,46 @@ fn report(header: &str, results: &Results) -> String {
             walls(&runs[0]),
             walls(&runs[1])
         );
+        if let (Some(copy), Some(ours)) = (
+            median(copies),
+            median(&runs[0].iter().map(|m| m.wall).collect::<Vec<_>>()),
+        ) {
+            let each: Vec<String> = copies.iter().map(|w| format!("{w:.2}")).collect();
+            let _ = writeln!(
+                out,
+                "\n`cp -r` of mailferry's maildir + `sync`, after each repetition: median {copy:.2} s \
+                 (each: {}); mailferry / copy: {:.2}",
+                each.join(" "),
+                ours / copy
+            );
+        }
     }
     out
+}
+
+/// The floor for an initial sync: `cp -r` of the maildir a tool just wrote, then
+/// `sync`, timed like a tool's run (after a `sync` and the pause for the disk); the copy
+/// is removed afterwards. Its wall time in seconds.
+fn copy_baseline(maildir: &Path, work: &Path, pause: Duration) -> Result<f64> {
+    let copy = work.join("copy");
+    if copy.exists() {
+        fs::remove_dir_all(&copy)?;
+    }
+    tools::settle(pause);
+    let started = Instant::now();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("cp -r \"$1\" \"$2\" && sync")
+        .arg("sh")
+        .arg(maildir)
+        .arg(&copy)
+        .status()
+        .context("running cp -r")?;
+    let wall = started.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("cp -r {} failed ({status})", maildir.display());
+    }
+    fs::remove_dir_all(&copy)?;
+    eprintln!("bench: cp -r + sync of mailferry's maildir: wall {wall:>7.2} s");
+    Ok(wall)
 }

@@ -553,34 +553,35 @@ impl Executor<'_> {
         if steps.is_empty() {
             return Ok(());
         }
-        let mut planned: HashMap<FarUid, (NearId, Flags, Step)> = HashMap::new();
+        // Per message, only what the batches need besides the near id, which the state
+        // holds as the pending download (memory per message counts on big folders).
+        let mut planned: HashMap<FarUid, (Flags, u32)> = HashMap::new();
         let mut wanted = Vec::new();
         for step in steps {
             if let Step::Download { uid, flags, size } = step {
                 let near_id = self.near.fresh_id();
-                self.record(Record::IntendDownload {
-                    uid: *uid,
-                    near_id: near_id.clone(),
-                })?;
-                planned.insert(*uid, (near_id, *flags, (*step).clone()));
+                self.record(Record::IntendDownload { uid: *uid, near_id })?;
+                planned.insert(*uid, (*flags, *size));
                 wanted.push((*uid, *size));
             }
         }
         let delivered: RefCell<Vec<FarUid>> = RefCell::new(Vec::new());
         let near = self.near;
-        let near_by_id = RefCell::new(&mut self.near_by_id);
         let journal = RefCell::new(&mut self.journal);
         let state = RefCell::new(&mut *self.state);
         let done = RefCell::new(done);
         let (channel, far) = (&self.task.channel, &self.task.far);
         let mut deliver = |uid: FarUid, body: &[u8]| -> Result<()> {
-            let Some((near_id, flags, _)) = planned.get(&uid) else {
+            let Some((flags, _)) = planned.get(&uid) else {
                 return Ok(());
             };
-            let message = near
-                .deliver(near_id, body, *flags)
+            let Some(near_id) = state.borrow().pending_downloads.get(&uid).cloned() else {
+                return Ok(());
+            };
+            // No later step of this run refers to a message it downloads, so the copy
+            // is not added to the listing (that would cost memory per message).
+            near.deliver(&near_id, body, *flags)
                 .with_context(|| format!("cannot deliver into {}", near.dir().display()))?;
-            near_by_id.borrow_mut().insert(near_id.clone(), message);
             delivered.borrow_mut().push(uid);
             crate::progress::message_done(body.len() as u64);
             Ok(())
@@ -589,18 +590,25 @@ impl Executor<'_> {
             near.sync_dirs()
                 .with_context(|| format!("cannot sync {}", near.dir().display()))?;
             for uid in delivered.borrow_mut().drain(..) {
-                let Some((near_id, flags, step)) = planned.get(&uid) else {
+                let Some((flags, size)) = planned.get(&uid) else {
+                    continue;
+                };
+                let Some(near_id) = state.borrow().pending_downloads.get(&uid).cloned() else {
                     continue;
                 };
                 let record = Record::Pair {
                     uid,
-                    near_id: near_id.clone(),
+                    near_id,
                     flags: *flags,
                 };
                 journal.borrow_mut().write(&record)?;
                 state::apply(&mut state.borrow_mut(), &record);
                 log::message(&format!("{channel}: {far}: downloaded UID {uid}"));
-                done.borrow_mut().push(step.clone());
+                done.borrow_mut().push(Step::Download {
+                    uid,
+                    flags: *flags,
+                    size: *size,
+                });
             }
             Ok(())
         };

@@ -89,11 +89,12 @@ fn run_job(job: &Job<'_>) -> FolderReport {
     };
     let mut report = FolderReport::new(&task.far, &task.near);
     report.create = task.create;
-    report.add_steps(&done);
-    drop(done);
-    if !job.ctx.report_actions {
-        report.actions = Vec::new();
+    if job.ctx.report_actions {
+        report.add_steps(&done);
+    } else {
+        report.count_steps(&done);
     }
+    drop(done);
     if let Some(error) = error {
         log::error(&format!("{}: {}: {error}", task.channel, task.far));
         if !job.ctx.dry_run

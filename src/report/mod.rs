@@ -188,6 +188,27 @@ impl FolderReport {
         self.recount();
     }
 
+    /// Counts the actions of plan steps like [`FolderReport::add_steps`], without keeping
+    /// them (a run without `--json` needs only the counts).
+    pub fn count_steps<'a>(&mut self, steps: impl IntoIterator<Item = &'a Step>) {
+        for step in steps {
+            match step {
+                Step::Pair { .. }
+                | Step::Forget { .. }
+                | Step::ForgetUpload { .. }
+                | Step::SetBase { .. } => {}
+                Step::Download { .. } => self.download += 1,
+                Step::Upload { .. } => self.upload += 1,
+                Step::SyncFlags { far, near, .. } => {
+                    self.flags_to_far += u64::from(far.is_some());
+                    self.flags_to_near += u64::from(near.is_some());
+                }
+                Step::DeleteFar { .. } => self.delete_far += 1,
+                Step::DeleteNear { .. } => self.delete_near += 1,
+            }
+        }
+    }
+
     fn recount(&mut self) {
         let count = |f: fn(&Action) -> bool| self.actions.iter().filter(|a| f(a)).count() as u64;
         self.download = count(|a| matches!(a, Action::Download { .. }));
@@ -393,6 +414,66 @@ mod tests {
         assert_eq!(json, expected);
         let back: Report = serde_json::from_value(json).unwrap();
         assert_eq!(back, report);
+    }
+
+    #[test]
+    fn counting_steps_gives_the_counts_of_adding_them() {
+        let change = Some(FlagChange {
+            add: Flags::SEEN,
+            remove: Flags::EMPTY,
+        });
+        let steps = [
+            Step::Download {
+                uid: FarUid(1),
+                flags: Flags::EMPTY,
+                size: 1,
+            },
+            Step::Download {
+                uid: FarUid(2),
+                flags: Flags::SEEN,
+                size: 1,
+            },
+            Step::Upload {
+                near_id: NearId("u".into()),
+                flags: Flags::EMPTY,
+            },
+            Step::SyncFlags {
+                uid: FarUid(3),
+                near_id: NearId("a".into()),
+                far: change,
+                near: change,
+                base: Flags::SEEN,
+            },
+            Step::SyncFlags {
+                uid: FarUid(4),
+                near_id: NearId("b".into()),
+                far: None,
+                near: change,
+                base: Flags::SEEN,
+            },
+            Step::DeleteFar {
+                uid: FarUid(5),
+                near_id: None,
+                reason: DeleteReason::Propagated,
+                forget: true,
+            },
+            Step::DeleteNear {
+                uid: None,
+                near_id: NearId("c".into()),
+                reason: DeleteReason::Propagated,
+                forget: true,
+            },
+            Step::Forget { uid: FarUid(6) },
+        ];
+        let mut added = FolderReport::new("INBOX", "INBOX");
+        added.add_steps(&steps);
+        let mut counted = FolderReport::new("INBOX", "INBOX");
+        counted.count_steps(&steps);
+        assert!(counted.actions.is_empty());
+        added.actions.clear();
+        assert_eq!(counted, added);
+        assert_eq!((counted.download, counted.flags_to_near), (2, 2));
+        assert!(counted.is_notable());
     }
 
     #[test]
