@@ -26,7 +26,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// Messages listed per FETCH when listing a folder (by sequence number, which is dense).
-const LIST_WINDOW: u32 = 5000;
+/// The `imap` crate holds a window's parsed answer at some 500 bytes a message, in each
+/// folder job at once: 2,000 keeps that to a megabyte, for one round trip per window.
+const LIST_WINDOW: u32 = 2000;
 /// Headers fetched per command when computing pairing keys.
 const HEADER_BATCH: usize = 500;
 /// Most body bytes one FETCH may ask for (one larger message still goes alone).
