@@ -48,6 +48,7 @@ pub fn unchanged(near: &dyn NearStore, task: &FolderTask, ctx: &FolderContext) -
     if task.far_status != Some(seen) || !near.exists() {
         return Ok(false);
     }
+    let read_at = SystemTime::now();
     let Some(times) = near.dir_times() else {
         return Ok(false);
     };
@@ -58,14 +59,7 @@ pub fn unchanged(near: &dyn NearStore, task: &FolderTask, ctx: &FolderContext) -
     // that recorded the far snapshot had just written the folder, or a mail reader
     // touched it): one local listing, still no connection, tells whether anything
     // changed. If not, the times are recorded once settled, so the next run need not list.
-    let read_at = SystemTime::now();
-    let listing: Vec<(NearId, Flags)> = near
-        .scan()?
-        .messages
-        .into_iter()
-        .map(|m| (m.id, m.flags))
-        .collect();
-    if !near_agrees(&state, &listing) || near.dir_times() != Some(times) {
+    if !listing_agrees(near, &state)? || near.dir_times() != Some(times) {
         return Ok(false);
     }
     if !ctx.dry_run && settled(times.new, read_at) && settled(times.cur, read_at) {
@@ -214,14 +208,19 @@ pub(super) fn confirmed_near_times(
     if times.new >= clock || times.cur >= clock {
         return None;
     }
+    (listing_agrees(near, state).ok()? && near.dir_times() == Some(times)).then_some(times)
+}
+
+/// Whether the near folder, listed now, holds exactly the paired messages with their
+/// agreed flags.
+fn listing_agrees(near: &dyn NearStore, state: &FolderState) -> std::io::Result<bool> {
     let listing: Vec<(NearId, Flags)> = near
-        .scan()
-        .ok()?
+        .scan()?
         .messages
         .into_iter()
         .map(|m| (m.id, m.flags))
         .collect();
-    (near_agrees(state, &listing) && near.dir_times() == Some(times)).then_some(times)
+    Ok(near_agrees(state, &listing))
 }
 
 #[cfg(test)]

@@ -194,6 +194,20 @@ layout = "verbatim"
         bodies
     }
 
+    /// The bodies of a far folder's messages, sorted.
+    fn server_bodies(&self, folder: &str) -> Vec<Vec<u8>> {
+        let state = self.server.state();
+        let mut bodies: Vec<Vec<u8>> = state
+            .folder(folder)
+            .unwrap_or_else(|| panic!("no far folder {folder}"))
+            .messages
+            .iter()
+            .map(|m| m.body.clone())
+            .collect();
+        bodies.sort();
+        bodies
+    }
+
     /// The commands of the server's log named `command` (e.g. `SELECT`, `UID FETCH`).
     fn logged(&self, command: &str) -> Vec<Logged> {
         self.server
@@ -282,17 +296,7 @@ fn a_sane_fake_server_syncs_cleanly_and_then_plans_nothing() {
     let first = env.sync(0);
     assert_synced(&first.report, "INBOX", 3);
     assert_synced(&first.report, "Archive/2024", 2);
-    let expected: Vec<Vec<u8>> = {
-        let state = env.server.state();
-        let mut bodies: Vec<Vec<u8>> = state.folders[0]
-            .messages
-            .iter()
-            .map(|m| m.body.clone())
-            .collect();
-        bodies.sort();
-        bodies
-    };
-    assert_eq!(env.near_bodies("INBOX"), expected);
+    assert_eq!(env.near_bodies("INBOX"), env.server_bodies("INBOX"));
     let again = env.sync(0);
     assert_eq!(again.report["totals"]["download"], 0, "{}", again.report);
     assert_eq!(again.report["totals"]["errors"], 0, "{}", again.report);
@@ -815,18 +819,7 @@ fn a_refused_status_only_costs_the_shortcut_and_changes_that_do_not_fit_are_reli
             .any(|e| e.command == "FETCH" && e.args.starts_with("1:")),
         "no full listing after the changes: {inbox:?}"
     );
-    let expected: Vec<Vec<u8>> = {
-        let server = env.server.state();
-        let mut bodies: Vec<Vec<u8>> = server
-            .folder("INBOX")
-            .unwrap()
-            .messages
-            .iter()
-            .map(|m| m.body.clone())
-            .collect();
-        bodies.sort();
-        bodies
-    };
+    let expected = env.server_bodies("INBOX");
     assert_eq!(env.near_bodies("INBOX"), expected);
     assert!(expected.contains(&new_body));
     let third = env.sync(0);
