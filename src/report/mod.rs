@@ -137,6 +137,7 @@ impl FolderReport {
     /// Adds the actions of plan steps (state-only steps add nothing), in a stable order.
     pub fn add_steps<'a>(&mut self, steps: impl IntoIterator<Item = &'a Step>) {
         for step in steps {
+            self.count_steps([step]);
             match step {
                 Step::Pair { .. }
                 | Step::Forget { .. }
@@ -185,11 +186,10 @@ impl FolderReport {
             }
         }
         self.actions.sort_by_key(action_key);
-        self.recount();
     }
 
-    /// Counts the actions of plan steps like [`FolderReport::add_steps`], without keeping
-    /// them (a run without `--json` needs only the counts).
+    /// Counts the actions of plan steps without keeping them (a run without `--json` needs
+    /// only the counts); [`FolderReport::add_steps`] counts through here too.
     pub fn count_steps<'a>(&mut self, steps: impl IntoIterator<Item = &'a Step>) {
         for step in steps {
             match step {
@@ -207,16 +207,6 @@ impl FolderReport {
                 Step::DeleteNear { .. } => self.delete_near += 1,
             }
         }
-    }
-
-    fn recount(&mut self) {
-        let count = |f: fn(&Action) -> bool| self.actions.iter().filter(|a| f(a)).count() as u64;
-        self.download = count(|a| matches!(a, Action::Download { .. }));
-        self.upload = count(|a| matches!(a, Action::Upload { .. }));
-        self.flags_to_far = count(|a| matches!(a, Action::FlagsToFar { .. }));
-        self.flags_to_near = count(|a| matches!(a, Action::FlagsToNear { .. }));
-        self.delete_far = count(|a| matches!(a, Action::DeleteFar { .. }));
-        self.delete_near = count(|a| matches!(a, Action::DeleteNear { .. }));
     }
 
     /// True when the folder changed (or would change) or did not finish.

@@ -1052,13 +1052,24 @@ impl FarSession {
 
     /// The UIDs at or above `from` (to find appended messages without APPENDUID).
     pub fn uids_from(&mut self, from: u32) -> FarResult<Vec<FarUid>> {
+        self.searched_uids(RESPONSE_BYTES, &format!("{from}:*"), from..=u32::MAX)
+    }
+
+    /// `UID SEARCH UID set`, sorted, keeping only UIDs in `within` (a server may answer
+    /// `n:*` with the last UID even when it is below `n`).
+    fn searched_uids(
+        &mut self,
+        limit: u64,
+        set: &str,
+        within: std::ops::RangeInclusive<u32>,
+    ) -> FarResult<Vec<FarUid>> {
         let found = self
-            .call(RESPONSE_BYTES, |s| s.uid_search(format!("UID {from}:*")))
+            .call(limit, |s| s.uid_search(format!("UID {set}")))
             .map_err(|e| self.err("UID SEARCH", e))?;
         self.drain();
         let mut uids: Vec<FarUid> = found
             .into_iter()
-            .filter(|u| *u >= from)
+            .filter(|uid| within.contains(uid))
             .map(FarUid)
             .collect();
         uids.sort();

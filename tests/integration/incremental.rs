@@ -31,6 +31,18 @@ fn sent(trace: &str) -> Vec<String> {
         .collect()
 }
 
+/// Asserts the run selected (or examined) no folder.
+fn assert_no_folder_selected(trace: &str) {
+    let commands = sent(trace);
+    assert!(
+        !commands
+            .iter()
+            .any(|c| c.starts_with("SELECT") || c.starts_with("EXAMINE")),
+        "unchanged folders selected: {}",
+        commands.join("\n")
+    );
+}
+
 /// How many folders were listed in full (FETCH by sequence numbers from 1).
 fn full_listings(sent: &[String]) -> usize {
     sent.iter().filter(|c| c.starts_with("FETCH 1:")).count()
@@ -182,14 +194,7 @@ fn unchanged_folders_are_skipped_and_changes_right_after_are_still_seen() {
     // Nothing changed: no folder is selected, no state file is rewritten.
     let (report, trace) = traced_sync(&env);
     assert_nothing_planned(&report);
-    let commands = sent(&trace);
-    assert!(
-        !commands
-            .iter()
-            .any(|c| c.starts_with("SELECT") || c.starts_with("EXAMINE")),
-        "unchanged folders selected: {}",
-        commands.join("\n")
-    );
+    assert_no_folder_selected(&trace);
     assert_eq!(state_files(&env), before, "state files rewritten");
     // `status` shows this run as the last sync of the folders it skipped: their state
     // files are older, the run is noted in last-run.json.
@@ -279,14 +284,7 @@ fn a_no_op_right_after_a_first_sync_selects_no_folder() {
     // to have been recorded; a local listing then stands in, and no folder is selected.
     let (report, trace) = traced_sync(&env);
     assert_nothing_planned(&report);
-    let commands = sent(&trace);
-    assert!(
-        !commands
-            .iter()
-            .any(|c| c.starts_with("SELECT") || c.starts_with("EXAMINE")),
-        "{}",
-        commands.join("\n")
-    );
+    assert_no_folder_selected(&trace);
     // A file renamed now is still seen.
     let inbox = env.near_dir("INBOX");
     let file = near_files(&inbox)

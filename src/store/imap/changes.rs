@@ -38,43 +38,52 @@ impl FarSession {
         // A refusal (NO or BAD) only costs the shortcut: those folders are selected and
         // listed as if nothing were known. A broken connection is an error.
         if self.caps.list_status {
-            let answer = self.call(LIST_BYTES, |s| {
-                s.run_command_and_read_response(format!("LIST \"\" \"*\" RETURN (STATUS {items})"))
-            });
-            self.drain();
-            match answer {
-                Ok(data) => parse_statuses(&data, &mut statuses),
-                Err(e) if is_refusal(&e) => {
-                    crate::log::folder(&format!(
-                        "{}: LIST RETURN (STATUS) refused ({e}); every folder will be selected",
-                        self.endpoint
-                    ));
-                }
-                Err(e) => return Err(self.err("LIST RETURN (STATUS)", e)),
-            }
+            self.ask_statuses(
+                LIST_BYTES,
+                format!("LIST \"\" \"*\" RETURN (STATUS {items})"),
+                "LIST RETURN (STATUS)",
+                "every folder will be selected",
+                &mut statuses,
+            )?;
         } else {
             for name in names {
                 let Some(quoted) = quote_mailbox(name) else {
                     continue;
                 };
-                let answer = self.call(RESPONSE_BYTES, |s| {
-                    s.run_command_and_read_response(format!("STATUS {quoted} {items}"))
-                });
-                self.drain();
-                match answer {
-                    Ok(data) => parse_statuses(&data, &mut statuses),
-                    Err(e) if is_refusal(&e) => {
-                        crate::log::folder(&format!(
-                            "{}: STATUS {name:?} refused ({e}); the folder will be selected",
-                            self.endpoint
-                        ));
-                    }
-                    Err(e) => return Err(self.err(&format!("STATUS {name:?}"), e)),
-                }
+                self.ask_statuses(
+                    RESPONSE_BYTES,
+                    format!("STATUS {quoted} {items}"),
+                    &format!("STATUS {name:?}"),
+                    "the folder will be selected",
+                    &mut statuses,
+                )?;
             }
         }
         statuses.retain(|name, _| names.contains(&name.as_str()));
         Ok(statuses)
+    }
+
+    /// Sends one STATUS or LIST-STATUS `command` and adds the statuses it returns. A
+    /// refusal (`what` names the command, `then` what follows from it) is logged and
+    /// skipped; any other failure is an error.
+    fn ask_statuses(
+        &mut self,
+        limit: u64,
+        command: String,
+        what: &str,
+        then: &str,
+        statuses: &mut HashMap<String, FarSnapshot>,
+    ) -> FarResult<()> {
+        let answer = self.call(limit, |s| s.run_command_and_read_response(command));
+        self.drain();
+        match answer {
+            Ok(data) => parse_statuses(&data, statuses),
+            Err(e) if is_refusal(&e) => {
+                crate::log::folder(&format!("{}: {what} refused ({e}); {then}", self.endpoint));
+            }
+            Err(e) => return Err(self.err(what, e)),
+        }
+        Ok(())
     }
 
     /// What changed in the selected folder since `modseq`, for the messages below
@@ -153,17 +162,7 @@ impl FarSession {
             Gone::Vanished(vanished)
         } else {
             let last = below - 1;
-            let present = self
-                .call(limit, |s| s.uid_search(format!("UID 1:{last}")))
-                .map_err(|e| self.err("UID SEARCH", e))?;
-            self.drain();
-            let mut present: Vec<FarUid> = present
-                .into_iter()
-                .filter(|uid| *uid < below)
-                .map(FarUid)
-                .collect();
-            present.sort();
-            Gone::Present(present)
+            Gone::Present(self.searched_uids(limit, &format!("1:{last}"), 1..=last)?)
         };
         changes.new.sort_by_key(|m| m.uid);
         if changes.new.windows(2).any(|w| w[0].uid == w[1].uid) {
