@@ -15,6 +15,7 @@ use crate::plan::{self, Keys, Plan, PlanOptions, Step};
 use crate::report::CreatedOn;
 use crate::state::store::ChannelStateDir;
 use crate::state::{self, FolderState, Record};
+use crate::store::imap::FlagStore;
 use crate::store::{FarStore, NearStore};
 use anyhow::{Context, Result, anyhow};
 use std::cell::RefCell;
@@ -472,22 +473,30 @@ impl Executor<'_> {
                 Step::DeleteNear { .. } => near_deletes.push(step),
             }
         }
-        self.sync_flags(&flag_steps, done)?;
+        // A refusal (say, of a read-only folder) still lets the new mail through; the
+        // folder is reported failed afterwards, and the next run plans the changes again.
+        let far_changed = self.change_far(&flag_steps, &far_deletes, done);
+        if far_changed.as_ref().is_err_and(super::is_transient) {
+            return far_changed;
+        }
         self.download(&downloads, done)?;
         self.upload(&uploads, uid_next, done)?;
-        self.delete_far(&far_deletes, done)?;
-        self.delete_near(&near_deletes, done)
+        self.delete_near(&near_deletes, done)?;
+        far_changed
     }
 
-    /// Far flag changes go out grouped (one UID STORE per distinct change), then the
-    /// near files are renamed, then the new agreed flags are recorded.
-    fn sync_flags(&mut self, steps: &[&Step], done: &mut Vec<Step>) -> Result<()> {
-        if steps.is_empty() {
-            return Ok(());
-        }
+    /// The far flag changes (one UID STORE per distinct change) and the far deletions go
+    /// out as one batch, so the server settles the folder once; then the near files are
+    /// renamed and the outcomes recorded.
+    fn change_far(
+        &mut self,
+        flag_steps: &[&Step],
+        far_deletes: &[&Step],
+        done: &mut Vec<Step>,
+    ) -> Result<()> {
         let mut adds: BTreeMap<Flags, Vec<FarUid>> = BTreeMap::new();
         let mut removes: BTreeMap<Flags, Vec<FarUid>> = BTreeMap::new();
-        for step in steps {
+        for step in flag_steps {
             if let Step::SyncFlags {
                 uid,
                 far: Some(change),
@@ -502,12 +511,41 @@ impl Executor<'_> {
                 }
             }
         }
-        for (flags, uids) in &adds {
-            self.session.store_flags(uids, true, *flags)?;
+        let stores: Vec<FlagStore<'_>> = adds
+            .iter()
+            .map(|(flags, uids)| (true, flags, uids))
+            .chain(removes.iter().map(|(flags, uids)| (false, flags, uids)))
+            .map(|(add, flags, uids)| FlagStore {
+                uids,
+                add,
+                flags: *flags,
+            })
+            .collect();
+        let deletes: Vec<FarUid> = far_deletes
+            .iter()
+            .filter_map(|s| match s {
+                Step::DeleteFar { uid, .. } => Some(*uid),
+                _ => None,
+            })
+            .collect();
+        if !deletes.is_empty() {
+            self.record(Record::IntendChange {
+                op: "delete_far".into(),
+                uids: deletes.clone(),
+            })?;
         }
-        for (flags, uids) in &removes {
-            self.session.store_flags(uids, false, *flags)?;
+        if !stores.is_empty() || !deletes.is_empty() {
+            let expunge_others = self.ctx.options.expunge_far && self.ctx.options.write_far;
+            self.session
+                .store_and_delete(&stores, &deletes, expunge_others)?;
         }
+        self.sync_flags(flag_steps, done)?;
+        self.delete_far(far_deletes, done)
+    }
+
+    /// The near side of flag changes whose far side [`Executor::change_far`] sent: the
+    /// near files are renamed, then the new agreed flags are recorded.
+    fn sync_flags(&mut self, steps: &[&Step], done: &mut Vec<Step>) -> Result<()> {
         for step in steps {
             let Step::SyncFlags {
                 uid,
@@ -738,23 +776,8 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// The records of far deletions [`Executor::change_far`] carried out.
     fn delete_far(&mut self, steps: &[&Step], done: &mut Vec<Step>) -> Result<()> {
-        let uids: Vec<FarUid> = steps
-            .iter()
-            .filter_map(|s| match s {
-                Step::DeleteFar { uid, .. } => Some(*uid),
-                _ => None,
-            })
-            .collect();
-        if uids.is_empty() {
-            return Ok(());
-        }
-        self.record(Record::IntendChange {
-            op: "delete_far".into(),
-            uids: uids.clone(),
-        })?;
-        let expunge_others = self.ctx.options.expunge_far && self.ctx.options.write_far;
-        self.session.delete_messages(&uids, expunge_others)?;
         for step in steps {
             if let Step::DeleteFar { uid, forget, .. } = step {
                 if *forget {

@@ -2,7 +2,7 @@
 
 use crate::flags::Flags;
 use crate::model::{FarChanges, FarMessage, FarUid, PairKey};
-use crate::store::imap::{FarResult, FarSession, Selected, Upload};
+use crate::store::imap::{FarResult, FarSession, FlagStore, Selected, Upload};
 use crate::store::traits::FarStore;
 use std::time::SystemTime;
 
@@ -60,6 +60,15 @@ impl FarStore for FarSession {
 
     fn delete_messages(&mut self, uids: &[FarUid], expunge_others: bool) -> FarResult<()> {
         FarSession::delete_messages(self, uids, expunge_others)
+    }
+
+    fn store_and_delete(
+        &mut self,
+        stores: &[FlagStore<'_>],
+        deletes: &[FarUid],
+        expunge_others: bool,
+    ) -> FarResult<()> {
+        FarSession::store_and_delete(self, stores, deletes, expunge_others)
     }
 
     fn create_folder(&mut self, server_name: &str) -> FarResult<()> {

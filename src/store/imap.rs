@@ -10,7 +10,9 @@
 mod append;
 mod changes;
 pub mod diagnose;
+mod pipeline;
 pub use append::Upload;
+pub use pipeline::FlagStore;
 mod tls;
 mod trace;
 
@@ -21,8 +23,8 @@ use crate::pairkey::pair_key_from_header;
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// Messages listed per FETCH when listing a folder (by sequence number, which is dense).
@@ -206,6 +208,8 @@ impl ReadBudget {
 pub struct Budgeted {
     inner: Stream,
     budget: Arc<ReadBudget>,
+    /// Commands sent ahead of the crate's next one, and their answers kept from it.
+    pipeline: Arc<Mutex<pipeline::Pipeline>>,
     /// The `-vvv` trace of this connection, when asked for.
     trace: Option<Box<trace::Trace>>,
 }
@@ -218,10 +222,9 @@ impl Budgeted {
             }
         }
     }
-}
 
-impl Read for Budgeted {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    /// One read from the server within the command's budget.
+    fn read_budgeted(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let limit = self.budget.limit.load(Ordering::Relaxed);
         let used = self.budget.read.load(Ordering::Relaxed);
         if used >= limit {
@@ -238,8 +241,44 @@ impl Read for Budgeted {
     }
 }
 
+impl Read for Budgeted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let pipeline = Arc::clone(&self.pipeline);
+        let mut pipe = pipeline.lock().unwrap_or_else(|e| e.into_inner());
+        if !pipe.filtering() {
+            drop(pipe);
+            return self.read_budgeted(buf);
+        }
+        let mut raw = vec![0u8; buf.len().max(1)];
+        loop {
+            let n = pipe.take_ready(buf);
+            if n > 0 {
+                return Ok(n);
+            }
+            if !pipe.filtering() {
+                drop(pipe);
+                return self.read_budgeted(buf);
+            }
+            let got = self.read_budgeted(&mut raw)?;
+            pipe.feed(&raw[..got]);
+            if got == 0 {
+                return Ok(pipe.take_ready(buf));
+            }
+        }
+    }
+}
+
 impl Write for Budgeted {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let ahead = self
+            .pipeline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take_outgoing();
+        if !ahead.is_empty() {
+            self.inner.write_all(&ahead)?;
+            self.traced(trace::Side::Client, &ahead);
+        }
         let n = self.inner.write(buf)?;
         self.traced(trace::Side::Client, &buf[..n]);
         Ok(n)
@@ -387,6 +426,8 @@ pub struct FarSession {
     session: imap::Session<Budgeted>,
     /// The read budget of the command under way, shared with the session's stream.
     budget: Arc<ReadBudget>,
+    /// Commands sent ahead of the next one (see [`pipeline`]), shared likewise.
+    pipeline: Arc<Mutex<pipeline::Pipeline>>,
     /// A command failed mid-answer: the connection is out of step with the server.
     broken: bool,
     /// UIDNEXT of the selected folder, when the server said.
@@ -613,9 +654,11 @@ impl FarSession {
         let tcp = tcp_connect(account)?;
         let budget = Arc::new(ReadBudget::default());
         budget.start(RESPONSE_BYTES);
+        let pipeline = Arc::new(Mutex::new(pipeline::Pipeline::default()));
         let budgeted = |inner: Stream| Budgeted {
             inner,
             budget: Arc::clone(&budget),
+            pipeline: Arc::clone(&pipeline),
             trace: (crate::log::verbosity() >= 3)
                 .then(|| Box::new(trace::Trace::new(&account.user, password))),
         };
@@ -677,6 +720,7 @@ impl FarSession {
         let mut far = FarSession {
             session,
             budget,
+            pipeline,
             broken: false,
             uid_next: None,
             largest: 0,
@@ -1434,6 +1478,7 @@ mod tests {
             inner: Stream::Plain(reader),
             trace: None,
             budget: Arc::clone(&budget),
+            pipeline: Arc::default(),
         };
         let mut got = Vec::new();
         let mut buf = [0u8; 40];

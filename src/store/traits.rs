@@ -8,7 +8,7 @@
 
 use crate::flags::Flags;
 use crate::model::{FarChanges, FarMessage, FarUid, NearId, NearMessage, NearSnapshot, PairKey};
-use crate::store::imap::{FarResult, Selected, Upload};
+use crate::store::imap::{FarResult, FlagStore, Selected, Upload};
 use crate::store::maildir::Scan;
 use std::io;
 use std::path::Path;
@@ -76,6 +76,20 @@ pub trait FarStore {
     /// Deletes exactly these messages; `expunge_others` allows purging other messages
     /// flagged deleted when the server cannot expunge by UID.
     fn delete_messages(&mut self, uids: &[FarUid], expunge_others: bool) -> FarResult<()>;
+
+    /// The flag stores, then the deletion of exactly `deletes`, as one batch where the
+    /// store can send them together (one round trip to an IMAP server).
+    fn store_and_delete(
+        &mut self,
+        stores: &[FlagStore<'_>],
+        deletes: &[FarUid],
+        expunge_others: bool,
+    ) -> FarResult<()> {
+        for store in stores {
+            self.store_flags(store.uids, store.add, store.flags)?;
+        }
+        self.delete_messages(deletes, expunge_others)
+    }
 
     /// Creates a folder; one that already exists is fine.
     fn create_folder(&mut self, server_name: &str) -> FarResult<()>;

@@ -826,3 +826,76 @@ fn a_refused_status_only_costs_the_shortcut_and_changes_that_do_not_fit_are_reli
     assert_eq!(third.report["totals"]["download"], 0, "{}", third.report);
     assert_eq!(third.report["totals"]["errors"], 0, "{}", third.report);
 }
+
+#[test]
+fn a_refused_store_sent_ahead_fails_the_folder_but_new_mail_still_arrives() {
+    let mut state = ServerState::new(vec![FakeFolder::with_messages("INBOX", 31, 4)]);
+    state.capabilities = "IMAP4rev1 AUTH=PLAIN UIDPLUS".to_string();
+    // Flag changes pass; marking messages deleted is refused (a folder the user may
+    // read and flag but not delete from). The expunge after it then finds nothing to do.
+    let script: Script = Box::new(|req: &Request<'_>, _state: &ServerState| {
+        if req.command == "UID STORE" && req.mentions("\\Deleted") {
+            return Reply::Send(
+                format!("{} NO [NOPERM] no deleting here\r\n", req.tag).into_bytes(),
+            );
+        }
+        Reply::Default
+    });
+    let env = Env::new(state, script);
+    assert_synced(&env.sync(0).report, "INBOX", 4);
+
+    // Near: one message deleted, one flagged. Far: a new message.
+    let mut names: Vec<String> = env.near_files("INBOX").into_iter().collect();
+    names.sort();
+    let inbox = env.maildir().join("INBOX");
+    let path_of = |name: &str| {
+        ["cur", "new"]
+            .iter()
+            .map(|sub| inbox.join(sub).join(name))
+            .find(|p| p.exists())
+            .unwrap()
+    };
+    let deleted = fs::read(path_of(&names[0])).unwrap();
+    fs::remove_file(path_of(&names[0])).unwrap();
+    let base = names[1].split(":2,").next().unwrap().to_string();
+    fs::rename(
+        path_of(&names[1]),
+        inbox.join("cur").join(format!("{base}:2,F")),
+    )
+    .unwrap();
+    env.server
+        .state()
+        .folder_mut("INBOX")
+        .unwrap()
+        .push(&[], fake_imap::message_body("INBOX", 99));
+
+    let run = env.sync(1);
+    let error = assert_failed(&run.report, "INBOX", &["NO", "no deleting here"]);
+    assert!(error.contains("UID STORE"), "{error}");
+    // The refusal did not hold back the new far message, nor lose anything: the far
+    // side still holds the message deleted near (the next run will ask again), and the
+    // flag went up.
+    let near = env.near_bodies("INBOX");
+    assert!(
+        near.contains(&fake_imap::message_body("INBOX", 99)),
+        "new mail held back"
+    );
+    let far = env.server_bodies("INBOX");
+    assert!(
+        far.contains(&deleted),
+        "the refused deletion still removed the message"
+    );
+    assert_eq!(far.len(), 5);
+    let state = env.server.state();
+    let flagged = state
+        .folder("INBOX")
+        .unwrap()
+        .messages
+        .iter()
+        .filter(|m| m.flags.iter().any(|f| f == "\\Flagged"))
+        .count();
+    assert_eq!(
+        flagged, 1,
+        "the flag store sent ahead of the refused one went through"
+    );
+}

@@ -370,3 +370,69 @@ fn a_changed_expunge_setting_is_not_skipped_as_unchanged() {
     assert_eq!(env.assert_converged("Archive"), 11);
     assert_nothing_planned(&env.sync(&[], 0));
 }
+
+/// Renames a near message file into cur/ with its flagged mark (`F`) toggled.
+fn toggle_near_flagged(file: &std::path::Path) {
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    let (base, letters) = name.split_once(":2,").unwrap_or((&name, ""));
+    let mut letters: Vec<char> = if letters.contains('F') {
+        letters.chars().filter(|&c| c != 'F').collect()
+    } else {
+        letters.chars().chain(['F']).collect()
+    };
+    letters.sort_unstable();
+    let letters: String = letters.into_iter().collect();
+    let folder = file.parent().and_then(std::path::Path::parent).unwrap();
+    fs::rename(file, folder.join("cur").join(format!("{base}:2,{letters}"))).unwrap();
+}
+
+#[test]
+fn near_flag_changes_and_deletions_reach_the_server_in_one_round_trip() {
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    env.seed(&small_corpus());
+    env.sync(&[], 0);
+    let files = near_files(&env.near_dir("INBOX"));
+    for file in &files[..3] {
+        toggle_near_flagged(file);
+    }
+    fs::remove_file(&files[3]).unwrap();
+    fs::remove_file(&files[4]).unwrap();
+
+    let (report, trace) = traced_sync(&env);
+    let t = totals(&report);
+    assert!(t[2] >= 3, "flag changes reach the server: {report}");
+    assert_eq!(t[4], 2, "both deletions reach the server: {report}");
+    assert_eq!(env.assert_converged("INBOX"), 12 - 2);
+
+    // The stores go out ahead of the expunge, in the same write: no answer from the
+    // server comes between them on that connection.
+    let expunge = trace
+        .lines()
+        .find(|l| l.contains(" C: ") && l.contains(" UID EXPUNGE "))
+        .unwrap_or_else(|| panic!("no UID EXPUNGE sent: {trace}"));
+    let connection = expunge
+        .split_whitespace()
+        .find(|w| w.starts_with("imap#"))
+        .unwrap();
+    let on_connection: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.split_whitespace().any(|w| w == connection))
+        .collect();
+    let at = on_connection.iter().position(|l| *l == expunge).unwrap();
+    let mut ahead = Vec::new();
+    for line in on_connection[..at].iter().rev() {
+        if line.contains(" S: ") {
+            break;
+        }
+        ahead.push(*line);
+    }
+    assert!(
+        ahead
+            .iter()
+            .any(|l| l.contains("+FLAGS.SILENT (\\Deleted)"))
+            && ahead.iter().any(|l| l.contains("FLAGS.SILENT (\\Flagged)")),
+        "the stores were not sent ahead of the expunge: {ahead:?}\n{trace}"
+    );
+    assert_nothing_planned(&env.sync(&[], 0));
+    env.assert_converged("INBOX");
+}
