@@ -5,7 +5,7 @@ use super::AppError;
 use crate::config::{Channel, Config, Direction};
 use crate::exec::folder::{FolderContext, FolderTask};
 use crate::exec::pool::AccountPool;
-use crate::exec::{ATTEMPTS, Job, is_transient, run_jobs};
+use crate::exec::{ATTEMPTS, Job, is_transient, run_jobs, snapshot};
 use crate::log;
 use crate::mapping::{self, Layout, MappingError, Refusal};
 use crate::plan::PlanOptions;
@@ -13,7 +13,7 @@ use crate::report::{ChannelReport, CreatedOn, FolderReport, Report};
 use crate::state::lock::{self, ChannelLock, LockOutcome};
 use crate::state::store::ChannelStateDir;
 use crate::store::imap::{FarSession, backoff};
-use crate::store::maildir::list_folder_dirs;
+use crate::store::maildir::{MaildirFolder, list_folder_dirs};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What the command line asked of `sync`.
@@ -103,6 +103,10 @@ pub(super) fn channels_named<'c>(
             .ok_or_else(|| unknown_channel(config, name)),
     }
 }
+
+/// About how many bytes of a state file one paired message takes, to guess a folder's
+/// size when the server was not asked.
+const STATE_BYTES_PER_MESSAGE: u64 = 44;
 
 pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppError> {
     let channels = select_channels(config, &request.targets)?;
@@ -194,11 +198,14 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
             }
         }
     }
-    // Largest folders first (by the server's count, where LIST-STATUS or STATUS gave
-    // one): the longest job starts at once instead of last, while the others share the
-    // remaining connections.
-    jobs.sort_by_key(|job| {
-        std::cmp::Reverse(job.task.far_status.map_or(0, |status| status.messages))
+    // Largest folders first (by the server's count where LIST-STATUS or STATUS gave
+    // one, else by the size of the state): the longest job starts at once instead of
+    // last, while the others share the remaining connections.
+    jobs.sort_by_cached_key(|job| {
+        std::cmp::Reverse(job.task.far_status.map_or_else(
+            || job.ctx.state.state_bytes(&job.task.far) / STATE_BYTES_PER_MESSAGE,
+            |status| u64::from(status.messages),
+        ))
     });
     let threads = request.jobs.unwrap_or(config.general.jobs);
     for (channel, report) in run_jobs(jobs, threads) {
@@ -532,12 +539,24 @@ fn discover(
         });
     }
     // One round trip (LIST-STATUS) tells which far folders changed since the last run.
-    let watched: Vec<&str> = tasks
+    // Folders changed on the near side are opened anyway: the server is not asked about
+    // them (STATUS costs it as much work as SELECT where it must re-read a folder).
+    let candidates: Vec<&FolderTask> = tasks
         .iter()
         .filter(|t| t.far_exists && !t.remove && known.contains(&t.far))
+        .collect();
+    let watched: Vec<&str> = candidates
+        .iter()
+        .filter(|t| {
+            !snapshot::near_changed_since_saved(
+                &MaildirFolder::new(t.near_dir.clone()),
+                state_dir.saved_at(&t.far),
+            )
+        })
         .map(|t| t.server_name.as_str())
         .collect();
-    let statuses = session.folder_statuses(&watched)?;
+    let every_folder = watched.len() == candidates.len();
+    let statuses = session.folder_statuses(&watched, every_folder)?;
     for task in &mut tasks {
         task.far_status = statuses.get(&task.server_name).copied();
     }

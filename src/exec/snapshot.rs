@@ -70,6 +70,18 @@ pub fn unchanged(near: &dyn NearStore, task: &FolderTask, ctx: &FolderContext) -
     Ok(true)
 }
 
+/// Whether the near folder changed after its state was last saved: a directory time
+/// later than the state file's. Every run writes its near changes before it saves the
+/// state, so only someone else's change makes that true; such a folder is opened
+/// whatever the server says, so the server need not be asked whether it changed. A
+/// wrong guess costs only time: an opened folder is compared in full.
+pub fn near_changed_since_saved(near: &dyn NearStore, saved_at: Option<i128>) -> bool {
+    match (saved_at, near.dir_times()) {
+        (Some(saved), Some(times)) => times.new > saved || times.cur > saved,
+        _ => false,
+    }
+}
+
 /// Whether a directory time read at `read_at` is old enough that any later change to the
 /// directory must give it a different time: more than the file system's time granularity
 /// (a clock tick, or whole seconds where the times have no fraction) in the past.
@@ -351,6 +363,29 @@ mod tests {
             .unwrap()
             .flags = Flags::from_maildir("FS");
         assert_eq!(confirmed_near_times(&near, &state), None);
+    }
+
+    #[test]
+    fn a_near_change_shows_as_a_directory_time_after_the_state_was_saved() {
+        use crate::store::memory::MemoryNear;
+        let near = MemoryNear::new(std::rc::Rc::default());
+        // Unknown times or no state: not known to have changed (the server is asked).
+        assert!(!near_changed_since_saved(&near, Some(150)));
+        near.data.borrow_mut().times = Some(NearSnapshot { new: 100, cur: 200 });
+        assert!(!near_changed_since_saved(&near, None));
+        assert!(
+            !near_changed_since_saved(&near, Some(200)),
+            "written before the save"
+        );
+        assert!(
+            near_changed_since_saved(&near, Some(150)),
+            "cur/ changed after"
+        );
+        near.data.borrow_mut().times = Some(NearSnapshot { new: 300, cur: 100 });
+        assert!(
+            near_changed_since_saved(&near, Some(250)),
+            "new/ changed after"
+        );
     }
 
     #[test]

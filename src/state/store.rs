@@ -81,6 +81,20 @@ impl ChannelStateDir {
         Ok(state)
     }
 
+    /// The size of the folder's state file in bytes (0 without one): some 44 bytes per
+    /// paired message, a cheap estimate of the folder's size.
+    pub fn state_bytes(&self, far: &str) -> u64 {
+        fs::metadata(self.state_path(far)).map_or(0, |m| m.len())
+    }
+
+    /// When the folder's state file was last written, in nanoseconds since the epoch;
+    /// `None` without one.
+    pub fn saved_at(&self, far: &str) -> Option<i128> {
+        let modified = fs::metadata(self.state_path(far)).ok()?.modified().ok()?;
+        let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+        i128::try_from(since.as_nanos()).ok()
+    }
+
     /// Whether a folder has a journal left by an interrupted run (the next real run
     /// replays it).
     pub fn has_journal(&self, far: &str) -> bool {

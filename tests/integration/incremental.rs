@@ -43,6 +43,18 @@ fn assert_no_folder_selected(trace: &str) {
     );
 }
 
+/// Asserts the run asked the server about no folder (neither LIST-STATUS nor STATUS):
+/// every folder it knew had changed on the near side, so it opens them all anyway.
+fn assert_nothing_asked(sent: &[String]) {
+    assert!(
+        !sent
+            .iter()
+            .any(|c| c.starts_with("STATUS ") || c.contains("RETURN (STATUS")),
+        "{}",
+        sent.join("\n")
+    );
+}
+
 /// How many folders were listed in full (FETCH by sequence numbers from 1).
 fn full_listings(sent: &[String]) -> usize {
     sent.iter().filter(|c| c.starts_with("FETCH 1:")).count()
@@ -110,19 +122,11 @@ fn converge_after_changes(options: DovecotOptions) -> Vec<String> {
 fn with_qresync_only_changes_are_fetched_and_expunges_come_as_vanished() {
     let sent = converge_after_changes(DovecotOptions::default());
     let joined = sent.join("\n");
-    assert!(
-        sent.iter()
-            .any(|c| c.starts_with("LIST \"\" \"*\" RETURN (STATUS")),
-        "one LIST-STATUS: {joined}"
-    );
+    assert_nothing_asked(&sent);
     assert!(
         sent.iter()
             .any(|c| c.contains("(CHANGEDSINCE") && c.contains("VANISHED)")),
         "{joined}"
-    );
-    assert!(
-        !sent.iter().any(|c| c.starts_with("STATUS ")),
-        "no STATUS per folder: {joined}"
     );
     assert_eq!(full_listings(&sent), 1, "only the new Projects: {joined}");
 }
@@ -134,7 +138,7 @@ fn with_condstore_alone_flags_come_by_changedsince_and_expunges_by_uid_search() 
         ..DovecotOptions::default()
     });
     let joined = sent.join("\n");
-    assert!(sent.iter().any(|c| c.starts_with("STATUS ")), "{joined}");
+    assert_nothing_asked(&sent);
     assert!(
         sent.iter()
             .any(|c| c.contains("(CHANGEDSINCE") && !c.contains("VANISHED")),
@@ -435,4 +439,54 @@ fn near_flag_changes_and_deletions_reach_the_server_in_one_round_trip() {
     );
     assert_nothing_planned(&env.sync(&[], 0));
     env.assert_converged("INBOX");
+}
+
+#[test]
+fn folders_changed_on_the_near_side_are_not_asked_about() {
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    env.seed(&small_corpus());
+    env.dovecot
+        .seed(&[crate::support::corpus::message("Projects", 1, &[])])
+        .unwrap();
+    env.sync(&[], 0);
+    age_near_dirs(&env);
+    assert_nothing_planned(&env.sync(&[], 0));
+
+    // One folder changed near: the others are asked about, pipelined, that one not.
+    toggle_near_flagged(&near_files(&env.near_dir("Archive"))[0]);
+    let (report, trace) = traced_sync(&env);
+    assert_eq!(totals(&report)[2], 1, "{report}");
+    let commands = sent(&trace);
+    let statuses: Vec<&String> = commands
+        .iter()
+        .filter(|c| c.starts_with("STATUS "))
+        .collect();
+    assert!(
+        !commands.iter().any(|c| c.contains("RETURN (STATUS")),
+        "no LIST-STATUS for a subset: {commands:?}"
+    );
+    assert!(
+        statuses.len() == 2
+            && statuses.iter().any(|c| c.contains("INBOX"))
+            && statuses.iter().any(|c| c.contains("Projects")),
+        "{statuses:?}"
+    );
+    assert!(
+        trace
+            .lines()
+            .any(|l| l.contains(" C: mf") && l.contains(" STATUS ")),
+        "STATUS commands pipelined: {trace}"
+    );
+    env.assert_converged("Archive");
+
+    // Every folder changed near: nothing to ask.
+    let synced = ["INBOX", "Archive", "Projects"];
+    for folder in synced {
+        toggle_near_flagged(&near_files(&env.near_dir(folder))[0]);
+    }
+    let (_, trace) = traced_sync(&env);
+    assert_nothing_asked(&sent(&trace));
+    for folder in synced {
+        env.assert_converged(folder);
+    }
 }

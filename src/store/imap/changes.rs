@@ -4,7 +4,7 @@
 //! the flags that changed and the messages that are new since the last run.
 
 use super::{FarError, FarResult, FarSession, LIST_BYTES, LISTED_MESSAGE_BYTES, RESPONSE_BYTES};
-use super::{flags_of, quote_mailbox};
+use super::{clip, flags_of, quote_mailbox};
 use crate::model::{FarChanges, FarMessage, FarSnapshot, FarUid, Gone};
 use imap::types::UnsolicitedResponse;
 use std::collections::HashMap;
@@ -26,10 +26,16 @@ impl FarSession {
     }
 
     /// STATUS (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ) of the named folders, by
-    /// server name: one LIST-STATUS command where the server has it, else one STATUS per
-    /// folder. Empty without CONDSTORE (no HIGHESTMODSEQ, nothing to compare); a folder
-    /// the server answers nothing usable for is left out (it is then listed in full).
-    pub fn folder_statuses(&mut self, names: &[&str]) -> FarResult<HashMap<String, FarSnapshot>> {
+    /// server name, in one round trip: one LIST-STATUS command where the server has it
+    /// and `names` are all its folders, else one STATUS per folder, pipelined (so the
+    /// server does no work for folders not asked about). Empty without CONDSTORE (no
+    /// HIGHESTMODSEQ, nothing to compare); a folder the server answers nothing usable
+    /// for is left out (it is then listed in full).
+    pub fn folder_statuses(
+        &mut self,
+        names: &[&str],
+        every_folder: bool,
+    ) -> FarResult<HashMap<String, FarSnapshot>> {
         let mut statuses = HashMap::new();
         if !self.caps.condstore || names.is_empty() {
             return Ok(statuses);
@@ -37,7 +43,7 @@ impl FarSession {
         let items = "(UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)";
         // A refusal (NO or BAD) only costs the shortcut: those folders are selected and
         // listed as if nothing were known. A broken connection is an error.
-        if self.caps.list_status {
+        if self.caps.list_status && every_folder {
             self.ask_statuses(
                 LIST_BYTES,
                 format!("LIST \"\" \"*\" RETURN (STATUS {items})"),
@@ -46,17 +52,36 @@ impl FarSession {
                 &mut statuses,
             )?;
         } else {
-            for name in names {
-                let Some(quoted) = quote_mailbox(name) else {
-                    continue;
-                };
-                self.ask_statuses(
-                    RESPONSE_BYTES,
-                    format!("STATUS {quoted} {items}"),
-                    &format!("STATUS {name:?}"),
-                    "the folder will be selected",
-                    &mut statuses,
-                )?;
+            let mut asked: Vec<(&str, String)> = names
+                .iter()
+                .filter_map(|name| {
+                    quote_mailbox(name).map(|quoted| (*name, format!("STATUS {quoted} {items}")))
+                })
+                .collect();
+            let Some((last_name, last)) = asked.pop() else {
+                return Ok(statuses);
+            };
+            let ahead: Vec<String> = asked.iter().map(|(_, command)| command.clone()).collect();
+            let limit = RESPONSE_BYTES.saturating_mul(names.len() as u64);
+            let (outcome, answers) =
+                self.pipelined(&ahead, limit, |s| s.run_command_and_read_response(last))?;
+            for ((name, _), answer) in asked.iter().zip(&answers) {
+                let status = answer.split(' ').next().unwrap_or("");
+                if !answer.is_empty() && !status.eq_ignore_ascii_case("OK") {
+                    crate::log::folder(&format!(
+                        "{}: STATUS {name:?} refused ({}); the folder will be selected",
+                        self.endpoint,
+                        clip(answer)
+                    ));
+                }
+            }
+            match outcome {
+                Ok(data) => parse_statuses(&data, &mut statuses),
+                Err(e) if is_refusal(&e) => crate::log::folder(&format!(
+                    "{}: STATUS {last_name:?} refused ({e}); the folder will be selected",
+                    self.endpoint
+                )),
+                Err(e) => return Err(self.err("STATUS", e)),
             }
         }
         statuses.retain(|name, _| names.contains(&name.as_str()));

@@ -144,6 +144,60 @@ pub struct FlagStore<'a> {
 }
 
 impl FarSession {
+    /// Sends the `ahead` commands in the same write as the crate's command `last`, with
+    /// a read budget of `limit` for all their answers. Returns `last`'s outcome (its
+    /// untagged answers include those of the commands sent ahead) and, per command sent
+    /// ahead, its completion line without the tag (`OK ...`, `NO ...`).
+    ///
+    /// A server that leaves a command sent ahead unanswered is out of step with us: the
+    /// connection is marked broken and that is an error.
+    pub(super) fn pipelined<T>(
+        &mut self,
+        ahead: &[String],
+        limit: u64,
+        last: impl FnOnce(&mut imap::Session<super::Budgeted>) -> imap::Result<T>,
+    ) -> FarResult<(imap::Result<T>, Vec<String>)> {
+        let tags: Vec<String> = {
+            let mut pipe = self.pipeline.lock().unwrap_or_else(|e| e.into_inner());
+            ahead
+                .iter()
+                .map(|command| pipe.send_ahead(command))
+                .collect()
+        };
+        let outcome = self.call(limit, last);
+        let (mut answers, unanswered, unsent) = {
+            let mut pipe = self.pipeline.lock().unwrap_or_else(|e| e.into_inner());
+            let unsent = !pipe.outgoing.is_empty();
+            let answers = std::mem::take(&mut pipe.answers);
+            let unanswered = !pipe.awaited.is_empty();
+            if unsent || unanswered {
+                pipe.abandon();
+            }
+            (answers, unanswered, unsent)
+        };
+        self.drain();
+        if unanswered && !unsent {
+            self.broken = true;
+            if outcome.is_ok() {
+                return Err(FarError::permanent(format!(
+                    "{}: the server finished a later command before the ones sent ahead of it (a broken server?)",
+                    self.endpoint
+                )));
+            }
+        }
+        let lines = tags
+            .iter()
+            .map(|tag| {
+                answers
+                    .iter()
+                    .position(|(t, _)| t == tag)
+                    .map(|at| answers.swap_remove(at).1)
+                    .unwrap_or_default()
+            })
+            .collect();
+        Ok((outcome, lines))
+    }
+
     /// Stores the flag changes and deletes exactly `deletes` (as
     /// [`FarSession::delete_messages`] does), all in one round trip.
     pub fn store_and_delete(
@@ -152,7 +206,7 @@ impl FarSession {
         deletes: &[FarUid],
         expunge_others: bool,
     ) -> FarResult<()> {
-        let mut commands: Vec<(String, String)> = stores
+        let mut commands: Vec<(&str, String)> = stores
             .iter()
             .filter(|s| !s.uids.is_empty() && !s.flags.is_empty())
             .map(|s| {
@@ -166,7 +220,7 @@ impl FarSession {
                     uid_set(s.uids),
                     s.flags.to_imap_list()
                 );
-                ("UID STORE".to_string(), command)
+                ("UID STORE", command)
             })
             .collect();
         let mut uids = stores.iter().map(|s| s.uids.len()).sum::<usize>();
@@ -174,64 +228,36 @@ impl FarSession {
             uids += deletes.len();
             let set = uid_set(deletes);
             commands.push((
-                "UID STORE".into(),
+                "UID STORE",
                 format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"),
             ));
             if self.caps.uidplus {
-                commands.push(("UID EXPUNGE".into(), format!("UID EXPUNGE {set}")));
+                commands.push(("UID EXPUNGE", format!("UID EXPUNGE {set}")));
             } else if expunge_others {
-                commands.push(("EXPUNGE".into(), "EXPUNGE".into()));
+                commands.push(("EXPUNGE", "EXPUNGE".into()));
             }
         }
         let Some((last_what, last)) = commands.pop() else {
             return Ok(());
         };
         let limit = RESPONSE_BYTES + LISTED_MESSAGE_BYTES * uids as u64;
-        let ahead: Vec<(String, String)> = {
-            let mut pipe = self.pipeline.lock().unwrap_or_else(|e| e.into_inner());
-            commands
-                .into_iter()
-                .map(|(what, command)| (pipe.send_ahead(&command), what))
-                .collect()
-        };
-        let outcome = self.call(limit, |s| s.run_command_and_check_ok(&last));
-        let (answers, unanswered, unsent) = {
-            let mut pipe = self.pipeline.lock().unwrap_or_else(|e| e.into_inner());
-            let unsent = !pipe.outgoing.is_empty();
-            let answers = std::mem::take(&mut pipe.answers);
-            let unanswered = !pipe.awaited.is_empty();
-            if unsent || unanswered {
-                pipe.abandon();
-            }
-            (answers, unanswered, unsent)
-        };
+        let ahead: Vec<String> = commands.iter().map(|(_, c)| c.clone()).collect();
+        let (outcome, answers) =
+            self.pipelined(&ahead, limit, |s| s.run_command_and_check_ok(&last))?;
         crate::failpoint::hit();
-        self.drain();
-        if unanswered && !unsent {
-            // Our commands went out first; a server answering the last one before them
-            // (or not at all) is out of step with us.
-            self.broken = true;
-            if outcome.is_ok() {
+        // The commands sent ahead, in order, then the crate's own.
+        for ((what, _), answer) in commands.iter().zip(&answers) {
+            let status = answer.split(' ').next().unwrap_or("");
+            // Unanswered (never sent): the crate's command failed, which says why.
+            if !answer.is_empty() && !status.eq_ignore_ascii_case("OK") {
                 return Err(FarError::permanent(format!(
-                    "{}: the server finished a later command before the ones sent ahead of it (a broken server?)",
-                    self.endpoint
+                    "{}: {what}: the server refused: {}",
+                    self.endpoint,
+                    super::clip(answer)
                 )));
             }
         }
-        // The commands sent ahead, in order, then the crate's own.
-        for (tag, what) in &ahead {
-            if let Some((_, rest)) = answers.iter().find(|(t, _)| t == tag) {
-                let status = rest.split(' ').next().unwrap_or("");
-                if !status.eq_ignore_ascii_case("OK") {
-                    return Err(FarError::permanent(format!(
-                        "{}: {what}: the server refused: {}",
-                        self.endpoint,
-                        super::clip(rest)
-                    )));
-                }
-            }
-        }
-        outcome.map_err(|e| self.err(&last_what, e))
+        outcome.map_err(|e| self.err(last_what, e))
     }
 }
 
