@@ -1,10 +1,12 @@
 //! One folder pair, start to finish: list both sides, plan, and (for a real run) carry
 //! the plan out, journaling each side effect before it happens and its outcome after.
 
+use super::pool::AccountPool;
 use super::snapshot::{
     confirmed_near_times, far_agrees, listing_from_changes, near_agrees, settled,
     usable_far_snapshot,
 };
+use super::split;
 use crate::flags::Flags;
 use crate::log;
 use crate::model::{
@@ -306,8 +308,11 @@ pub fn held_back_error(plan: &Plan) -> Option<anyhow::Error> {
 /// Carries out a plan. Each step that completes is pushed to `done` (the report is built
 /// from it). The state is saved at the end, or when a step fails, with what was done;
 /// a folder where nothing changed and nothing was to be done is not written at all.
+/// `helpers`: the account's connections, some of which may help download a large
+/// folder (see [`super::split`]); `None` keeps to `session`.
 pub fn execute(
     session: &mut dyn FarStore,
+    helpers: Option<&AccountPool>,
     near: &dyn NearStore,
     task: &FolderTask,
     ctx: &FolderContext,
@@ -338,6 +343,7 @@ pub fn execute(
     } else {
         let mut executor = Executor {
             session,
+            helpers,
             task,
             ctx,
             near,
@@ -405,6 +411,7 @@ type PendingUpload = (Vec<u8>, Option<SystemTime>, NearId, Flags, Step);
 
 struct Executor<'a> {
     session: &'a mut dyn FarStore,
+    helpers: Option<&'a AccountPool>,
     task: &'a FolderTask,
     ctx: &'a FolderContext<'a>,
     near: &'a dyn NearStore,
@@ -479,7 +486,7 @@ impl Executor<'_> {
         if far_changed.as_ref().is_err_and(super::is_transient) {
             return far_changed;
         }
-        self.download(&downloads, done)?;
+        self.download(&downloads, plan.uid_validity, done)?;
         self.upload(&uploads, uid_next, done)?;
         self.delete_near(&near_deletes, done)?;
         far_changed
@@ -587,7 +594,12 @@ impl Executor<'_> {
 
     /// Bodies come in size-capped batches; each batch is made durable (files fsynced,
     /// directories fsynced) before the pairs naming its messages are journaled.
-    fn download(&mut self, steps: &[&Step], done: &mut Vec<Step>) -> Result<()> {
+    fn download(
+        &mut self,
+        steps: &[&Step],
+        uid_validity: UidValidity,
+        done: &mut Vec<Step>,
+    ) -> Result<()> {
         if steps.is_empty() {
             return Ok(());
         }
@@ -650,9 +662,24 @@ impl Executor<'_> {
             }
             Ok(())
         };
-        let missing = self
-            .session
-            .fetch_bodies(&wanted, &mut deliver, &mut after_batch)?;
+        let missing = match self.helpers {
+            Some(pool) if wanted.len() >= split::SPLIT_MIN_MESSAGES => split::fetch(
+                &split::Split {
+                    pool,
+                    server_name: &self.task.server_name,
+                    uid_validity,
+                    channel,
+                    far,
+                },
+                self.session,
+                &wanted,
+                &mut deliver,
+                &mut after_batch,
+            )?,
+            _ => self
+                .session
+                .fetch_bodies(&wanted, &mut deliver, &mut after_batch)?,
+        };
         for uid in missing {
             log::folder(&format!(
                 "{}: {}: far message UID {uid} vanished before it could be downloaded",

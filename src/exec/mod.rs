@@ -5,6 +5,7 @@
 pub mod folder;
 pub mod pool;
 pub mod snapshot;
+pub mod split;
 #[cfg(test)]
 mod state_machine;
 
@@ -157,7 +158,15 @@ fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
             done.extend(prepared.plan.steps);
             return held.map_or(Ok(()), Err);
         }
-        folder::execute(session, &near, &job.task, job.ctx, prepared, done)
+        folder::execute(
+            session,
+            Some(job.pool),
+            &near,
+            &job.task,
+            job.ctx,
+            prepared,
+            done,
+        )
     })();
     if let Err(e) = &result
         && is_transient(e)

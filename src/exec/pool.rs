@@ -81,6 +81,44 @@ impl AccountPool {
         }
     }
 
+    /// Lends an idle connection or opens a new one while under the limit, without
+    /// waiting: `None` when every connection is busy (or the one opened failed).
+    pub fn try_lease(&self) -> Option<Lease<'_>> {
+        let limit = self.account.connections.max(1);
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(session) = slots.idle.pop() {
+            return Some(Lease {
+                pool: self,
+                session: Some(session),
+            });
+        }
+        if slots.open >= limit {
+            return None;
+        }
+        slots.open += 1;
+        drop(slots);
+        let opened = self
+            .password()
+            .and_then(|password| FarSession::connect(&self.account, password));
+        match opened {
+            Ok(session) => Some(Lease {
+                pool: self,
+                session: Some(session),
+            }),
+            Err(_) => {
+                self.release_slot();
+                None
+            }
+        }
+    }
+
+    /// Whether [`AccountPool::try_lease`] would find a connection now (it may not, by
+    /// the time it is called).
+    pub fn has_room(&self) -> bool {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        !slots.idle.is_empty() || slots.open < self.account.connections.max(1)
+    }
+
     fn release_slot(&self) {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.open = slots.open.saturating_sub(1);

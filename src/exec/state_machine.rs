@@ -645,7 +645,7 @@ fn sync(
     let mut far = far.clone();
     let prepared = folder::prepare(&mut far, near, task, &ctx)?;
     let mut done = Vec::new();
-    folder::execute(&mut far, near, task, &ctx, prepared, &mut done)
+    folder::execute(&mut far, None, near, task, &ctx, prepared, &mut done)
 }
 
 /// The key at a random position of a map, if it has any.

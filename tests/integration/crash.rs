@@ -275,3 +275,58 @@ fn kill_9_at_many_moments_loses_and_duplicates_nothing() {
     env.assert_converged("INBOX");
     assert_nothing_planned(&env.sync(&[], 0));
 }
+
+#[test]
+fn a_large_folder_is_split_across_connections_and_arrives_once_even_when_killed() {
+    use crate::support::corpus;
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    // One folder, well over the split threshold; the config allows 3 connections.
+    let flag_sets: [&[&str]; 3] = [&[], &["\\Seen"], &["\\Seen", "\\Flagged"]];
+    let far: Vec<_> = (0..1200u32)
+        .map(|n| corpus::message("INBOX", n, flag_sets[(n % 3) as usize]))
+        .collect();
+    env.seed(&far);
+    let expected = keys_of(&far);
+
+    let out = env.run(&["-vvv", "sync", "--json"]);
+    let trace = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{trace}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["totals"]["download"], 1200, "{report}");
+    // The folder was SELECTed on one connection and EXAMINEd on another, and bodies came
+    // over more than one.
+    let connections_of = |needle: &str| -> BTreeSet<String> {
+        trace
+            .lines()
+            .filter(|l| l.contains(" C: ") && l.contains(needle))
+            .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("imap#")))
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(!connections_of("EXAMINE \"INBOX\"").is_empty(), "no helper");
+    assert!(
+        connections_of("BODY.PEEK[]").len() >= 2,
+        "bodies over one connection only"
+    );
+    let present: BTreeSet<String> = env.far("INBOX").into_keys().collect();
+    assert_eq!(present, expected);
+    assert_eq!(env.assert_converged("INBOX"), 1200);
+    assert_nothing_planned(&env.sync(&[], 0));
+
+    // Again from nothing, killed at many moments: nothing lost, nothing twice.
+    std::fs::remove_dir_all(env.maildir()).unwrap();
+    std::fs::remove_dir_all(env.state_dir()).unwrap();
+    let mut delays = Delays(0x5eed_0002);
+    let mut kills = 0;
+    for _ in 0..30 {
+        kills += usize::from(sync_and_kill(&env, delays.next(40, 500)));
+        if kills == 6 {
+            break;
+        }
+    }
+    env.sync(&[], 0);
+    let present: BTreeSet<String> = env.far("INBOX").into_keys().collect();
+    assert_eq!(present, expected, "the server's messages changed");
+    assert_eq!(env.assert_converged("INBOX"), 1200);
+    assert_nothing_planned(&env.sync(&[], 0));
+}
