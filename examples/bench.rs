@@ -1,6 +1,6 @@
 //! Benchmark: mailferry against mbsync (isync) on the same mail, side by side.
 //!
-//! `scripts/bench [--size small|medium|large] [--rtt-ms 50] [--runs 3]` installs mbsync
+//! `scripts/bench [--size small|medium|large|inbox] [--rtt-ms 50] [--runs 3]` installs mbsync
 //! and GNU time when missing, builds mailferry with `--release` and runs this example:
 //! `cargo run --release --example bench -- --mailferry target/release/mailferry [...]`.
 //!
@@ -54,7 +54,7 @@ use tools::{Kind, Measure, Tool};
 use view::{FarView, Model, NearView};
 
 const USAGE: &str = "usage: cargo run --release --example bench -- --mailferry PATH \
-[--mbsync PATH] [--size small|medium|large] [--rtt-ms N] [--runs N] \
+[--mbsync PATH] [--size small|medium|large|inbox] [--rtt-ms N] [--runs N] \
 [--scenarios initial,noop,server,local] [--work DIR] [--hold]";
 
 fn main() -> ExitCode {
@@ -136,7 +136,7 @@ fn parse_options() -> Result<Options> {
             "--size" => {
                 let v = value()?;
                 size = Size::parse(&v)
-                    .with_context(|| format!("--size {v:?}: small, medium or large"))?;
+                    .with_context(|| format!("--size {v:?}: small, medium, large or inbox"))?;
             }
             "--rtt-ms" => rtt_ms = value()?.parse().context("--rtt-ms: a whole number")?,
             "--runs" => {

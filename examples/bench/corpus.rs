@@ -15,6 +15,8 @@ pub enum Size {
     Small,
     Medium,
     Large,
+    /// One folder of 20,000 messages: what splitting a folder across connections is for.
+    Inbox,
 }
 
 impl Size {
@@ -23,6 +25,7 @@ impl Size {
             "small" => Some(Size::Small),
             "medium" => Some(Size::Medium),
             "large" => Some(Size::Large),
+            "inbox" => Some(Size::Inbox),
             _ => None,
         }
     }
@@ -32,6 +35,7 @@ impl Size {
             Size::Small => "small",
             Size::Medium => "medium",
             Size::Large => "large",
+            Size::Inbox => "inbox",
         }
     }
 
@@ -41,6 +45,7 @@ impl Size {
             Size::Small => 2_000,
             Size::Medium => 30_000,
             Size::Large => 150_000,
+            Size::Inbox => 20_000,
         }
     }
 
@@ -50,6 +55,7 @@ impl Size {
             Size::Small => 12,
             Size::Medium => 26,
             Size::Large => FOLDERS.len(),
+            Size::Inbox => 1,
         }
     }
 }

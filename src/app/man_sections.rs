@@ -44,7 +44,9 @@ The password itself, or a shell command whose first line of output is the passwo
 (run once per run; its output is never shown).
 .TP
 \fBconnections\fR (default 4)
-Most IMAP connections open to this account at once.
+Most IMAP connections open to this account at once. Connections not busy with a folder
+of their own help download a large one (500 new messages or more) from a server slow to
+answer.
 .TP
 \fBtimeout\fR (default 60)
 Seconds of silence before a connection counts as dead.

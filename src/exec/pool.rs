@@ -51,48 +51,35 @@ impl AccountPool {
 
     /// Lends an idle connection, opens a new one while under the limit, or waits for one.
     pub fn lease(&self) -> FarResult<Lease<'_>> {
-        let limit = self.account.connections.max(1);
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(session) = slots.idle.pop() {
-                return Ok(Lease {
-                    pool: self,
-                    session: Some(session),
-                });
+            if let Some(lent) = self.lend(true) {
+                return lent;
             }
-            if slots.open < limit {
-                slots.open += 1;
-                drop(slots);
-                let opened = self
-                    .password()
-                    .and_then(|password| FarSession::connect(&self.account, password));
-                return match opened {
-                    Ok(session) => Ok(Lease {
-                        pool: self,
-                        session: Some(session),
-                    }),
-                    Err(e) => {
-                        self.release_slot();
-                        Err(e)
-                    }
-                };
-            }
-            slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
         }
     }
 
     /// Lends an idle connection or opens a new one while under the limit, without
     /// waiting: `None` when every connection is busy (or the one opened failed).
     pub fn try_lease(&self) -> Option<Lease<'_>> {
+        self.lend(false).and_then(Result::ok)
+    }
+
+    /// An idle connection, else a new one while under the limit (a failure to open it is
+    /// the error); else, with `wait`, `None` once a connection was given back (ask
+    /// again), without, `None` at once.
+    fn lend(&self, wait: bool) -> Option<FarResult<Lease<'_>>> {
         let limit = self.account.connections.max(1);
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(session) = slots.idle.pop() {
-            return Some(Lease {
+            return Some(Ok(Lease {
                 pool: self,
                 session: Some(session),
-            });
+            }));
         }
         if slots.open >= limit {
+            if wait {
+                drop(self.freed.wait(slots).unwrap_or_else(|e| e.into_inner()));
+            }
             return None;
         }
         slots.open += 1;
@@ -100,16 +87,16 @@ impl AccountPool {
         let opened = self
             .password()
             .and_then(|password| FarSession::connect(&self.account, password));
-        match opened {
-            Ok(session) => Some(Lease {
+        Some(match opened {
+            Ok(session) => Ok(Lease {
                 pool: self,
                 session: Some(session),
             }),
-            Err(_) => {
+            Err(e) => {
                 self.release_slot();
-                None
+                Err(e)
             }
-        }
+        })
     }
 
     /// Whether [`AccountPool::try_lease`] would find a connection now (it may not, by

@@ -1,9 +1,12 @@
 //! Splitting a large folder's download across connections: the folder's job fetches
-//! its bodies a chunk at a time, and connections the account has to spare (idle, or
-//! not yet opened under its limit) fetch other chunks alongside. Only the job's own
-//! thread writes to the maildir and the journal: helpers hand it each body through a
-//! short queue, so every delivery takes the one durable path (batch flush, then the
-//! pair record) and a crash leaves what any download leaves.
+//! its bodies a chunk at a time and, while it mostly waits on the server (a distant one),
+//! recruits a connection the account has to spare (idle, or not yet opened under its
+//! limit) after each chunk to fetch other chunks alongside. Where writing the mail is the
+//! bottleneck (a server on the same machine), it recruits none: more connections would
+//! only compete for the processor. Only the job's own thread writes to the maildir and
+//! the journal: helpers hand it each body through a short queue, so every delivery takes
+//! the one durable path (batch flush, then the pair record) and a crash leaves what any
+//! download leaves.
 
 use super::pool::AccountPool;
 use crate::log;
@@ -11,9 +14,11 @@ use crate::model::{FarUid, UidValidity};
 use crate::store::FarStore;
 use crate::store::imap::BODY_BATCH_BYTES;
 use anyhow::Result;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::time::{Duration, Instant};
 
 /// A download of at least this many messages is shared with spare connections.
 pub const SPLIT_MIN_MESSAGES: usize = 500;
@@ -63,22 +68,43 @@ pub fn fetch(
     std::thread::scope(|scope| -> Result<()> {
         let (sender, received) = sync_channel::<(FarUid, Vec<u8>)>(IN_FLIGHT);
         let mut helpers = 0;
+        // Time spent writing (delivering and flushing), as against waiting on the server.
+        let writing = Cell::new(Duration::ZERO);
+        let timed = |started: Instant| writing.set(writing.get() + started.elapsed());
         // Bodies from helpers are written between the job's own.
         let mut deliver_all = |uid: FarUid, body: &[u8]| -> Result<()> {
-            deliver(uid, body)?;
-            take_received(&received, &mut *deliver)
+            let started = Instant::now();
+            let delivered =
+                deliver(uid, body).and_then(|()| take_received(&received, &mut *deliver));
+            timed(started);
+            delivered
+        };
+        let mut flush = || -> Result<()> {
+            let started = Instant::now();
+            let flushed = after_batch();
+            timed(started);
+            flushed
         };
         while let Some(chunk) = next_chunk(&chunks) {
-            if helpers < MAX_HELPERS && has_more(&chunks) && split.pool.has_room() {
+            let (started, wrote) = (Instant::now(), writing.get());
+            let gone = session.fetch_bodies(&chunk, &mut deliver_all, &mut flush)?;
+            lock(&missing).extend(gone);
+            // Another connection helps only while this one mostly waits on the server (a
+            // distant server): where writing the mail is the bottleneck, more
+            // connections would only compete for the processor.
+            let waited = started.elapsed().saturating_sub(writing.get() - wrote);
+            if waited > writing.get() - wrote
+                && helpers < MAX_HELPERS
+                && has_more(&chunks)
+                && split.pool.has_room()
+            {
                 helpers += 1;
                 let sender = sender.clone();
                 let (chunks, missing) = (&chunks, &missing);
                 scope.spawn(move || help(split, chunks, missing, &sender));
             }
-            let gone = session.fetch_bodies(&chunk, &mut deliver_all, after_batch)?;
-            lock(&missing).extend(gone);
         }
-        let gone = session.fetch_bodies(&large, &mut deliver_all, after_batch)?;
+        let gone = session.fetch_bodies(&large, &mut deliver_all, &mut flush)?;
         lock(&missing).extend(gone);
         // The helpers' last bodies, until every helper is done.
         drop(sender);
@@ -87,14 +113,14 @@ pub fn fetch(
             deliver(uid, &body)?;
             since_batch += 1;
             if since_batch == CHUNK_MESSAGES {
-                after_batch()?;
+                flush()?;
                 since_batch = 0;
             }
         }
-        after_batch()?;
+        flush()?;
         // Chunks a failed helper handed back.
         while let Some(chunk) = next_chunk(&chunks) {
-            let gone = session.fetch_bodies(&chunk, deliver, after_batch)?;
+            let gone = session.fetch_bodies(&chunk, deliver, &mut flush)?;
             lock(&missing).extend(gone);
         }
         Ok(())

@@ -45,7 +45,7 @@ layout = "{layout}"
 
 /// An account reaching Dovecot's plain port through `port` (the proxy) without TLS, so
 /// the proxy can read the commands; loopback, so mailferry allows it. timeout = 2.
-fn plain_account(env: &Env, port: u16) -> String {
+pub(super) fn plain_account(env: &Env, port: u16) -> String {
     format!(
         r#"host = "127.0.0.1"
 port = {port}

@@ -128,6 +128,8 @@ struct Shared {
     /// Server->client bytes to replace, and with what (same length, so literal sizes
     /// stay right); see [`Proxy::rewrite_replies`].
     rewrite: Mutex<Option<(Vec<u8>, Vec<u8>)>>,
+    /// Added before forwarding each server->client chunk; see [`Proxy::delay_replies`].
+    latency: Mutex<Duration>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -178,6 +180,7 @@ impl Proxy {
             transcript: [Mutex::new(Vec::new()), Mutex::new(Vec::new())],
             connections: Mutex::new(Vec::new()),
             rewrite: Mutex::new(None),
+            latency: Mutex::new(Duration::ZERO),
         });
         let for_acceptor = Arc::clone(&shared);
         let acceptor = std::thread::spawn(move || accept_loop(&listener, &for_acceptor));
@@ -215,6 +218,12 @@ impl Proxy {
         assert_eq!(from.len(), to.len(), "a rewrite must keep the length");
         assert!(!from.is_empty() && !from.contains('\n'));
         *lock(&self.shared.rewrite) = Some((from.as_bytes().to_vec(), to.as_bytes().to_vec()));
+    }
+
+    /// Holds every chunk the server sends for `latency` before forwarding it: a distant
+    /// server, whose answers come late (not a fault; it stays until the proxy stops).
+    pub fn delay_replies(&self, latency: Duration) {
+        *lock(&self.shared.latency) = latency;
     }
 
     /// Removes every rule: from now on, new traffic passes untouched.
@@ -390,6 +399,13 @@ fn pump(conn: &Conn, shared: &Shared, dir: Dir, mut from: TcpStream) {
             let mut transcript = lock(&shared.transcript[dir.index()]);
             let room = MAX_TRANSCRIPT.saturating_sub(transcript.len());
             transcript.extend_from_slice(&out[..out.len().min(room)]);
+        }
+        if dir == Dir::ServerToClient && !out.is_empty() {
+            let latency = *lock(&shared.latency);
+            if !latency.is_zero() {
+                // The distance being simulated, not a wait for something to happen.
+                std::thread::sleep(latency);
+            }
         }
         if !out.is_empty() && to.write_all(&out).is_err() {
             break;
