@@ -152,6 +152,26 @@ fn sync_and_kill(env: &Env, delay_ms: u64) -> bool {
     }
 }
 
+/// Runs `mailferry sync` again and again, SIGKILLing it at the next `delays` in
+/// `between` (ms), until it was killed `kills` times or ran `tries` times; how many
+/// times it was killed.
+fn kill_at_moments(
+    env: &Env,
+    delays: &mut Delays,
+    between: (u64, u64),
+    kills: usize,
+    tries: usize,
+) -> usize {
+    let mut killed = 0;
+    for _ in 0..tries {
+        killed += usize::from(sync_and_kill(env, delays.next(between.0, between.1)));
+        if killed == kills {
+            break;
+        }
+    }
+    killed
+}
+
 /// The content keys of seeded messages.
 fn keys_of(messages: &[crate::support::dovecot::SeedMessage]) -> BTreeSet<String> {
     messages
@@ -198,13 +218,7 @@ fn kill_9_at_many_moments_loses_and_duplicates_nothing() {
     }
 
     let mut delays = Delays(0x5eed_0001);
-    let mut kills = 0;
-    for _ in 0..60 {
-        kills += usize::from(sync_and_kill(&env, delays.next(30, 600)));
-        if kills == 14 {
-            break;
-        }
-    }
+    let mut kills = kill_at_moments(&env, &mut delays, (30, 600), 14, 60);
     env.sync(&[], 0);
     let mut expected: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for folder in ["INBOX", "Archive", "Lists/rust"] {
@@ -250,12 +264,7 @@ fn kill_9_at_many_moments_loses_and_duplicates_nothing() {
         }
     }
     // Runs get shorter as the work is done; short delays keep landing inside them.
-    for _ in 0..120 {
-        kills += usize::from(sync_and_kill(&env, delays.next(5, 250)));
-        if kills == 24 {
-            break;
-        }
-    }
+    kills += kill_at_moments(&env, &mut delays, (5, 250), 24 - kills, 120);
     env.sync(&[], 0);
     assert!(kills >= 20, "only {kills} runs were killed mid-way");
     let archive = env.far("Archive");
@@ -321,14 +330,7 @@ fn a_large_folder_is_split_across_connections_and_arrives_once_even_when_killed(
     // Again from nothing, killed at many moments: nothing lost, nothing twice.
     std::fs::remove_dir_all(env.maildir()).unwrap();
     std::fs::remove_dir_all(env.state_dir()).unwrap();
-    let mut delays = Delays(0x5eed_0002);
-    let mut kills = 0;
-    for _ in 0..30 {
-        kills += usize::from(sync_and_kill(&env, delays.next(100, 1500)));
-        if kills == 6 {
-            break;
-        }
-    }
+    kill_at_moments(&env, &mut Delays(0x5eed_0002), (100, 1500), 6, 30);
     env.sync(&[], 0);
     let present: BTreeSet<String> = env.far("INBOX").into_keys().collect();
     assert_eq!(present, expected, "the server's messages changed");
