@@ -55,7 +55,7 @@ use view::{FarView, Model, NearView};
 
 const USAGE: &str = "usage: cargo run --release --example bench -- --mailferry PATH \
 [--mbsync PATH] [--size small|medium|large|inbox] [--rtt-ms N] [--runs N] \
-[--scenarios initial,noop,server,local] [--work DIR] [--hold]";
+[--scenarios initial,noop,server,local] [--work DIR] [--hold] [--trace]";
 
 fn main() -> ExitCode {
     match run() {
@@ -112,6 +112,7 @@ struct Options {
     work: PathBuf,
     /// Keep Dovecot up after the scenarios, for experiments by hand.
     hold: bool,
+    trace: bool,
 }
 
 fn parse_options() -> Result<Options> {
@@ -124,6 +125,7 @@ fn parse_options() -> Result<Options> {
     let mut scenarios = Scenario::ALL.to_vec();
     let mut work = None;
     let mut hold = false;
+    let mut trace = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -160,6 +162,7 @@ fn parse_options() -> Result<Options> {
             }
             "--work" => work = Some(PathBuf::from(value()?)),
             "--hold" => hold = true,
+            "--trace" => trace = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -180,6 +183,7 @@ fn parse_options() -> Result<Options> {
         scenarios,
         work,
         hold,
+        trace,
     })
 }
 
@@ -286,12 +290,14 @@ fn run() -> Result<()> {
             binary: opts.mailferry.clone(),
             user: users[0].into(),
             dir: opts.work.join("mailferry"),
+            trace: opts.trace,
         },
         Tool {
             kind: Kind::Mbsync,
             binary: opts.mbsync.clone(),
             user: users[1].into(),
             dir: opts.work.join("mbsync"),
+            trace: false,
         },
     ];
     for t in &tools {

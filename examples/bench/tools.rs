@@ -23,6 +23,9 @@ pub struct Tool {
     pub user: String,
     /// Its working directory: config, logs, maildir, state.
     pub dir: PathBuf,
+    /// mailferry only: `-vvv` instead of `-q`, so each run's log (`LABEL.log`) holds the
+    /// timed IMAP trace (for looking into a run; tracing costs time).
+    pub trace: bool,
 }
 
 /// One measured run.
@@ -151,7 +154,11 @@ SyncState *
         let mut cmd = Command::new("/usr/bin/time");
         cmd.arg("-v").arg("-o").arg(&time_out).arg(&self.binary);
         match self.kind {
-            Kind::Mailferry => cmd.arg("-q").arg("-c").arg(self.config()).arg("sync"),
+            Kind::Mailferry => cmd
+                .arg(if self.trace { "-vvv" } else { "-q" })
+                .arg("-c")
+                .arg(self.config())
+                .arg("sync"),
             Kind::Mbsync => cmd.arg("-q").arg("-c").arg(self.config()).arg("-a"),
         };
         let log_file = fs::File::create(&log)?;
