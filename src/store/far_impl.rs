@@ -54,14 +54,6 @@ impl FarStore for FarSession {
         FarSession::uids_from(self, from)
     }
 
-    fn store_flags(&mut self, uids: &[FarUid], add: bool, flags: Flags) -> FarResult<()> {
-        FarSession::store_flags(self, uids, add, flags)
-    }
-
-    fn delete_messages(&mut self, uids: &[FarUid], expunge_others: bool) -> FarResult<()> {
-        FarSession::delete_messages(self, uids, expunge_others)
-    }
-
     fn store_and_delete(
         &mut self,
         stores: &[FlagStore<'_>],

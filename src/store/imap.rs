@@ -1120,47 +1120,6 @@ impl FarSession {
         Ok(uids)
     }
 
-    /// Adds or removes flags on the given messages.
-    pub fn store_flags(&mut self, uids: &[FarUid], add: bool, flags: Flags) -> FarResult<()> {
-        if uids.is_empty() || flags.is_empty() {
-            return Ok(());
-        }
-        let op = if add {
-            "+FLAGS.SILENT"
-        } else {
-            "-FLAGS.SILENT"
-        };
-        let limit = RESPONSE_BYTES + LISTED_MESSAGE_BYTES * uids.len() as u64;
-        self.call(limit, |s| {
-            s.uid_store(uid_set(uids), format!("{op} {}", flags.to_imap_list()))
-        })
-        .map_err(|e| self.err("UID STORE", e))?;
-        crate::failpoint::hit();
-        self.drain();
-        Ok(())
-    }
-
-    /// Deletes exactly these messages: flags them `\Deleted`, then UID EXPUNGE (UIDPLUS).
-    /// Without UIDPLUS a plain EXPUNGE would also purge other messages flagged deleted,
-    /// so it runs only when `expunge_others` allows it; otherwise they stay flagged.
-    pub fn delete_messages(&mut self, uids: &[FarUid], expunge_others: bool) -> FarResult<()> {
-        if uids.is_empty() {
-            return Ok(());
-        }
-        self.store_flags(uids, true, Flags::DELETED)?;
-        let limit = RESPONSE_BYTES + LISTED_MESSAGE_BYTES * uids.len() as u64;
-        if self.caps.uidplus {
-            self.call(limit, |s| s.uid_expunge(uid_set(uids)))
-                .map_err(|e| self.err("UID EXPUNGE", e))?;
-        } else if expunge_others {
-            self.call(limit, |s| s.expunge())
-                .map_err(|e| self.err("EXPUNGE", e))?;
-        }
-        crate::failpoint::hit();
-        self.drain();
-        Ok(())
-    }
-
     /// Creates a folder; one that already exists (say, made by a retried attempt) is fine.
     pub fn create_folder(&mut self, server_name: &str) -> FarResult<()> {
         match self.call(RESPONSE_BYTES, |s| s.create(server_name)) {

@@ -10,7 +10,7 @@ use crate::model::{
     FarChanges, FarMessage, FarUid, Gone, NearId, NearMessage, PairKey, UidValidity,
 };
 use crate::pairkey::pair_key_from_header;
-use crate::store::imap::{FarError, FarErrorKind, FarResult, Selected};
+use crate::store::imap::{FarError, FarErrorKind, FarResult, FlagStore, Selected};
 use crate::store::maildir::Scan;
 use crate::store::traits::{FarStore, NearStore};
 use std::cell::{Cell, RefCell};
@@ -215,6 +215,25 @@ pub struct MemoryFar {
 }
 
 impl MemoryFar {
+    /// Adds or removes flags on the given messages: one side effect.
+    fn store_flags(&mut self, uids: &[FarUid], add: bool, flags: Flags) -> FarResult<()> {
+        if uids.is_empty() || flags.is_empty() {
+            return Ok(());
+        }
+        self.effect("UID STORE", |d| {
+            for uid in uids {
+                if let Some(entry) = d.messages.get(uid) {
+                    let new = if add {
+                        entry.flags.union(flags)
+                    } else {
+                        entry.flags.difference(flags)
+                    };
+                    d.set_flags(*uid, new);
+                }
+            }
+        })
+    }
+
     pub fn new(appenduid: bool, faults: Rc<Faults>) -> MemoryFar {
         MemoryFar {
             data: Rc::new(RefCell::new(FarData {
@@ -351,32 +370,23 @@ impl FarStore for MemoryFar {
             .collect())
     }
 
-    fn store_flags(&mut self, uids: &[FarUid], add: bool, flags: Flags) -> FarResult<()> {
-        if uids.is_empty() || flags.is_empty() {
+    /// Each store, then `\Deleted` and UID EXPUNGE, as separate side effects (so a crash
+    /// can fall between any two).
+    fn store_and_delete(
+        &mut self,
+        stores: &[FlagStore<'_>],
+        deletes: &[FarUid],
+        _expunge_others: bool,
+    ) -> FarResult<()> {
+        for store in stores {
+            self.store_flags(store.uids, store.add, store.flags)?;
+        }
+        if deletes.is_empty() {
             return Ok(());
         }
-        self.effect("UID STORE", |d| {
-            for uid in uids {
-                if let Some(entry) = d.messages.get(uid) {
-                    let new = if add {
-                        entry.flags.union(flags)
-                    } else {
-                        entry.flags.difference(flags)
-                    };
-                    d.set_flags(*uid, new);
-                }
-            }
-        })
-    }
-
-    /// As with UIDPLUS: `\Deleted` (one side effect), then UID EXPUNGE (another).
-    fn delete_messages(&mut self, uids: &[FarUid], _expunge_others: bool) -> FarResult<()> {
-        if uids.is_empty() {
-            return Ok(());
-        }
-        self.store_flags(uids, true, Flags::DELETED)?;
+        self.store_flags(deletes, true, Flags::DELETED)?;
         self.effect("UID EXPUNGE", |d| {
-            for uid in uids {
+            for uid in deletes {
                 d.expunge(*uid);
             }
         })

@@ -69,27 +69,17 @@ pub trait FarStore {
     /// The UIDs at or above `from` in the selected folder, sorted.
     fn uids_from(&mut self, from: u32) -> FarResult<Vec<FarUid>>;
 
-    /// Adds (`add`) or removes the synced `flags` on the given messages, leaving every
-    /// other flag and keyword alone.
-    fn store_flags(&mut self, uids: &[FarUid], add: bool, flags: Flags) -> FarResult<()>;
-
-    /// Deletes exactly these messages; `expunge_others` allows purging other messages
-    /// flagged deleted when the server cannot expunge by UID.
-    fn delete_messages(&mut self, uids: &[FarUid], expunge_others: bool) -> FarResult<()>;
-
-    /// The flag stores, then the deletion of exactly `deletes`, as one batch where the
-    /// store can send them together (one round trip to an IMAP server).
+    /// Adds (`add`) or removes the synced flags of each store on its messages (leaving
+    /// every other flag and keyword alone), then deletes exactly `deletes`;
+    /// `expunge_others` allows purging other messages flagged deleted when the server
+    /// cannot expunge by UID. A store may send them together (one round trip to an IMAP
+    /// server).
     fn store_and_delete(
         &mut self,
         stores: &[FlagStore<'_>],
         deletes: &[FarUid],
         expunge_others: bool,
-    ) -> FarResult<()> {
-        for store in stores {
-            self.store_flags(store.uids, store.add, store.flags)?;
-        }
-        self.delete_messages(deletes, expunge_others)
-    }
+    ) -> FarResult<()>;
 
     /// Creates a folder; one that already exists is fine.
     fn create_folder(&mut self, server_name: &str) -> FarResult<()>;

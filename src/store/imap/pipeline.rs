@@ -198,8 +198,10 @@ impl FarSession {
         Ok((outcome, lines))
     }
 
-    /// Stores the flag changes and deletes exactly `deletes` (as
-    /// [`FarSession::delete_messages`] does), all in one round trip.
+    /// Stores the flag changes, then deletes exactly `deletes`: flags them `\Deleted`,
+    /// then UID EXPUNGE (UIDPLUS). Without UIDPLUS a plain EXPUNGE would also purge other
+    /// messages flagged deleted, so it runs only when `expunge_others` allows it;
+    /// otherwise they stay flagged. All in one round trip.
     pub fn store_and_delete(
         &mut self,
         stores: &[FlagStore<'_>],
