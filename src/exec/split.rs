@@ -24,6 +24,10 @@ use std::time::{Duration, Instant};
 pub const SPLIT_MIN_MESSAGES: usize = 500;
 /// Messages per chunk: each connection takes the next chunk when done with one.
 const CHUNK_MESSAGES: usize = 100;
+/// Chunks that must be left for a connection to be recruited: a helper first opens the
+/// folder, which a server may take a second or more to do for a folder of many thousand
+/// messages it must re-read (Dovecot after changes), so it needs enough left to fetch.
+const MIN_CHUNKS_LEFT: usize = 10;
 /// Most extra connections one folder takes.
 const MAX_HELPERS: usize = 3;
 /// Bodies fetched by helpers and not yet written: each at most a batch (1 MiB; larger
@@ -95,7 +99,7 @@ pub fn fetch(
             let waited = started.elapsed().saturating_sub(writing.get() - wrote);
             if waited > writing.get() - wrote
                 && helpers < MAX_HELPERS
-                && has_more(&chunks)
+                && chunks_left(&chunks) >= MIN_CHUNKS_LEFT
                 && split.pool.has_room()
             {
                 helpers += 1;
@@ -151,8 +155,8 @@ fn next_chunk(chunks: &Mutex<VecDeque<Wanted>>) -> Option<Wanted> {
     lock(chunks).pop_front()
 }
 
-fn has_more(chunks: &Mutex<VecDeque<Wanted>>) -> bool {
-    !lock(chunks).is_empty()
+fn chunks_left(chunks: &Mutex<VecDeque<Wanted>>) -> usize {
+    lock(chunks).len()
 }
 
 /// One helper: a spare connection examines the folder and fetches chunks until none is
