@@ -104,10 +104,6 @@ pub(super) fn channels_named<'c>(
     }
 }
 
-/// About how many bytes of a state file one paired message takes, to guess a folder's
-/// size when the server was not asked.
-const STATE_BYTES_PER_MESSAGE: u64 = 44;
-
 pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppError> {
     let channels = select_channels(config, &request.targets)?;
     let mut pools: HashMap<&str, AccountPool> = HashMap::new();
@@ -203,7 +199,7 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
     // last, while the others share the remaining connections.
     jobs.sort_by_cached_key(|job| {
         std::cmp::Reverse(job.task.far_status.map_or_else(
-            || job.ctx.state.state_bytes(&job.task.far) / STATE_BYTES_PER_MESSAGE,
+            || job.ctx.state.estimated_messages(&job.task.far),
             |status| u64::from(status.messages),
         ))
     });

@@ -243,12 +243,17 @@ impl Budgeted {
 
 impl Read for Budgeted {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let pipeline = Arc::clone(&self.pipeline);
-        let mut pipe = pipeline.lock().unwrap_or_else(|e| e.into_inner());
-        if !pipe.filtering() {
-            drop(pipe);
+        // The common case (nothing sent ahead) reads straight through.
+        let filtering = self
+            .pipeline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .filtering();
+        if !filtering {
             return self.read_budgeted(buf);
         }
+        let pipeline = Arc::clone(&self.pipeline);
+        let mut pipe = pipeline.lock().unwrap_or_else(|e| e.into_inner());
         let mut raw = vec![0u8; buf.len().max(1)];
         loop {
             let n = pipe.take_ready(buf);
