@@ -8,6 +8,7 @@
 //! themselves (UIDs out of order, repeated, at or above UIDNEXT) are refused.
 
 mod append;
+mod bodies;
 mod changes;
 pub mod diagnose;
 mod pipeline;
@@ -15,6 +16,8 @@ pub use append::Upload;
 pub use pipeline::FlagStore;
 mod tls;
 mod trace;
+mod wire;
+use wire::{Budgeted, SharedWire, Stream, Wire};
 
 use crate::config::{Account, TlsMode};
 use crate::flags::Flags;
@@ -23,8 +26,7 @@ use crate::pairkey::pair_key_from_header;
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Messages listed per FETCH when listing a folder (by sequence number, which is dense).
@@ -153,146 +155,6 @@ fn clip(text: &str) -> String {
 }
 
 pub type FarResult<T> = Result<T, FarError>;
-
-/// The byte stream under an IMAP session: TLS or (loopback only) plain TCP.
-pub enum Stream {
-    Plain(TcpStream),
-    Tls(Box<openssl::ssl::SslStream<TcpStream>>),
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Tls(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
-        }
-    }
-}
-
-/// How many bytes the answer to the current command may still take. Shared between the
-/// [`Budgeted`] stream (deep inside the `imap` session) and the [`FarSession`] that sets
-/// it before each command.
-#[derive(Debug, Default)]
-struct ReadBudget {
-    read: AtomicU64,
-    limit: AtomicU64,
-}
-
-impl ReadBudget {
-    /// Starts a new command's allowance.
-    fn start(&self, limit: u64) {
-        self.read.store(0, Ordering::Relaxed);
-        self.limit.store(limit, Ordering::Relaxed);
-    }
-}
-
-/// The session's stream: reads stop with an error once the current command's answer
-/// exceeds its budget, so a server announcing a 4 GB literal (or never finishing an
-/// answer) cannot make the `imap` crate buffer without bound.
-pub struct Budgeted {
-    inner: Stream,
-    budget: Arc<ReadBudget>,
-    /// Commands sent ahead of the crate's next one, and their answers kept from it.
-    pipeline: Arc<Mutex<pipeline::Pipeline>>,
-    /// The `-vvv` trace of this connection, when asked for.
-    trace: Option<Box<trace::Trace>>,
-}
-
-impl Budgeted {
-    fn traced(&mut self, side: trace::Side, bytes: &[u8]) {
-        if let Some(trace) = &mut self.trace {
-            for line in trace.feed(side, bytes) {
-                crate::log::trace(&line);
-            }
-        }
-    }
-
-    /// One read from the server within the command's budget.
-    fn read_budgeted(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let limit = self.budget.limit.load(Ordering::Relaxed);
-        let used = self.budget.read.load(Ordering::Relaxed);
-        if used >= limit {
-            return Err(io::Error::other(format!(
-                "the server's answer exceeded {limit} bytes, more than this command can legitimately return; stopped reading (a broken or hostile server?)"
-            )));
-        }
-        let room = usize::try_from(limit - used).unwrap_or(usize::MAX);
-        let end = buf.len().min(room);
-        let n = self.inner.read(&mut buf[..end])?;
-        self.budget.read.fetch_add(n as u64, Ordering::Relaxed);
-        self.traced(trace::Side::Server, &buf[..n]);
-        Ok(n)
-    }
-}
-
-impl Read for Budgeted {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // The common case (nothing sent ahead) reads straight through.
-        let filtering = self
-            .pipeline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .filtering();
-        if !filtering {
-            return self.read_budgeted(buf);
-        }
-        let pipeline = Arc::clone(&self.pipeline);
-        let mut pipe = pipeline.lock().unwrap_or_else(|e| e.into_inner());
-        let mut raw = vec![0u8; buf.len().max(1)];
-        loop {
-            let n = pipe.take_ready(buf);
-            if n > 0 {
-                return Ok(n);
-            }
-            if !pipe.filtering() {
-                drop(pipe);
-                return self.read_budgeted(buf);
-            }
-            let got = self.read_budgeted(&mut raw)?;
-            pipe.feed(&raw[..got]);
-            if got == 0 {
-                return Ok(pipe.take_ready(buf));
-            }
-        }
-    }
-}
-
-impl Write for Budgeted {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let ahead = self
-            .pipeline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take_outgoing();
-        if !ahead.is_empty() {
-            self.inner.write_all(&ahead)?;
-            self.traced(trace::Side::Client, &ahead);
-        }
-        let n = self.inner.write(buf)?;
-        self.traced(trace::Side::Client, &buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
 
 thread_local! {
     /// Set while this thread runs `imap` crate code under [`guarded`].
@@ -429,10 +291,9 @@ impl Selected {
 /// A logged-in IMAP connection.
 pub struct FarSession {
     session: imap::Session<Budgeted>,
-    /// The read budget of the command under way, shared with the session's stream.
-    budget: Arc<ReadBudget>,
-    /// Commands sent ahead of the next one (see [`pipeline`]), shared likewise.
-    pipeline: Arc<Mutex<pipeline::Pipeline>>,
+    /// The connection's stream, shared with the session: read budget, commands sent
+    /// ahead (see [`pipeline`]), direct reads (see [`bodies`]).
+    wire: SharedWire,
     /// A command failed mid-answer: the connection is out of step with the server.
     broken: bool,
     /// UIDNEXT of the selected folder, when the server said.
@@ -657,15 +518,13 @@ impl FarSession {
         let endpoint = format!("{}:{}", account.host, account.port);
         let ctx = |what: &str| format!("{endpoint}: {what}");
         let tcp = tcp_connect(account)?;
-        let budget = Arc::new(ReadBudget::default());
-        budget.start(RESPONSE_BYTES);
-        let pipeline = Arc::new(Mutex::new(pipeline::Pipeline::default()));
-        let budgeted = |inner: Stream| Budgeted {
-            inner,
-            budget: Arc::clone(&budget),
-            pipeline: Arc::clone(&pipeline),
-            trace: (crate::log::verbosity() >= 3)
-                .then(|| Box::new(trace::Trace::new(&account.user, password))),
+        let mut wire = None;
+        let mut budgeted = |inner: Stream| {
+            let trace = (crate::log::verbosity() >= 3)
+                .then(|| Box::new(trace::Trace::new(&account.user, password)));
+            let shared = Wire::new(inner, RESPONSE_BYTES, trace);
+            wire = Some(Arc::clone(&shared));
+            Budgeted(shared)
         };
         let mut client = match account.tls {
             TlsMode::Implicit => imap::Client::new(budgeted(tls_wrap(account, tcp)?)),
@@ -690,7 +549,10 @@ impl FarSession {
                 .map_err(|e| FarError::from_imap(&ctx("greeting"), e))?;
             check_greeting(&greeting, &endpoint)?;
         }
-        budget.start(RESPONSE_BYTES);
+        let Some(wire) = wire else {
+            return Err(FarError::permanent(format!("{endpoint}: no stream")));
+        };
+        wire::lock(&wire).start(RESPONSE_BYTES);
         let caps = guarded(|| client.capabilities())
             .map_err(|e| FarError::from_imap(&ctx("CAPABILITY"), e))?;
         let login_failed = |e: imap::Error| match e {
@@ -700,7 +562,7 @@ impl FarSession {
             )),
             other => FarError::from_imap(&ctx("login"), other),
         };
-        budget.start(RESPONSE_BYTES);
+        wire::lock(&wire).start(RESPONSE_BYTES);
         let session = if caps.has_str("AUTH=PLAIN") {
             guarded(|| {
                 client
@@ -724,8 +586,7 @@ impl FarSession {
         };
         let mut far = FarSession {
             session,
-            budget,
-            pipeline,
+            wire,
             broken: false,
             uid_next: None,
             largest: 0,
@@ -763,7 +624,7 @@ impl FarSession {
                 "this connection failed earlier and is out of step with the server",
             )));
         }
-        self.budget.start(limit);
+        wire::lock(&self.wire).start(limit);
         let session = &mut self.session;
         let result = guarded(|| command(session));
         if let Err(e) = &result
@@ -999,68 +860,6 @@ impl FarSession {
             self.drain();
         }
         Ok(keys)
-    }
-
-    /// Fetches message bodies in batches of at most [`BODY_BATCH_BYTES`] (one larger
-    /// message goes alone) and hands each to `deliver` with its UID; `after_batch` runs
-    /// after every batch, and before returning an error of `deliver` (the caller makes
-    /// what was delivered durable there). Returns the UIDs the
-    /// server no longer had.
-    ///
-    /// Each batch's answer may take [`BODY_BATCH_BYTES`] plus its largest message (as
-    /// RFC822.SIZE said) plus some slack per message; a server sending more (a literal
-    /// announcing gigabytes, say) fails the folder instead of exhausting memory.
-    pub fn fetch_bodies(
-        &mut self,
-        wanted: &[(FarUid, u32)],
-        deliver: &mut dyn FnMut(FarUid, &[u8]) -> anyhow::Result<()>,
-        after_batch: &mut dyn FnMut() -> anyhow::Result<()>,
-    ) -> anyhow::Result<Vec<FarUid>> {
-        let mut missing = Vec::new();
-        let mut start = 0;
-        while start < wanted.len() {
-            let mut end = start;
-            let mut bytes = 0u64;
-            let mut largest = 0u64;
-            while end < wanted.len()
-                && (end == start || bytes + u64::from(wanted[end].1) <= BODY_BATCH_BYTES)
-            {
-                bytes += u64::from(wanted[end].1);
-                largest = largest.max(u64::from(wanted[end].1));
-                end += 1;
-            }
-            let batch: Vec<FarUid> = wanted[start..end].iter().map(|(uid, _)| *uid).collect();
-            let limit = BODY_BATCH_BYTES + largest + FETCHED_MESSAGE_SLACK * batch.len() as u64;
-            let _large = (largest > BODY_BATCH_BYTES).then(|| {
-                LARGE_FETCH
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-            });
-            let fetches = self
-                .call(limit, |s| s.uid_fetch(uid_set(&batch), "BODY.PEEK[]"))
-                .map_err(|e| self.err("UID FETCH BODY.PEEK[]", e))?;
-            let mut got = std::collections::HashSet::new();
-            for fetch in fetches.iter() {
-                let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) else {
-                    continue;
-                };
-                if batch.contains(&FarUid(uid))
-                    && got.insert(uid)
-                    && let Err(e) = deliver(FarUid(uid), body)
-                {
-                    // Keep what this batch delivered before the failure (say, a full
-                    // disk): made durable and recorded, then the error.
-                    after_batch()?;
-                    return Err(e);
-                }
-            }
-            drop(fetches);
-            self.drain();
-            missing.extend(batch.iter().filter(|uid| !got.contains(&uid.0)));
-            after_batch()?;
-            start = end;
-        }
-        Ok(missing)
     }
 
     /// APPENDs a message with flags and internal date; the new UID when the server
@@ -1425,41 +1224,6 @@ mod tests {
         let junk = check_greeting(b"HTTP/1.1 400 Bad Request\r\n", "e").unwrap_err();
         assert_eq!(junk.kind, FarErrorKind::Permanent);
         assert!(junk.message.contains("HTTP/1.1"), "{}", junk.message);
-    }
-
-    #[test]
-    fn reads_stop_at_the_budget() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (reader, _) = listener.accept().unwrap();
-        reader
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        writer.write_all(&[b'x'; 100]).unwrap();
-        let budget = Arc::new(ReadBudget::default());
-        budget.start(60);
-        let mut stream = Budgeted {
-            inner: Stream::Plain(reader),
-            trace: None,
-            budget: Arc::clone(&budget),
-            pipeline: Arc::default(),
-        };
-        let mut got = Vec::new();
-        let mut buf = [0u8; 40];
-        let error = loop {
-            match stream.read(&mut buf) {
-                Ok(0) => panic!("end of stream before the budget"),
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e) => break e,
-            }
-            assert!(got.len() <= 60, "read past the budget");
-        };
-        assert_eq!(got.len(), 60);
-        assert!(error.to_string().contains("exceeded 60 bytes"), "{error}");
-        // A new command gets a new allowance.
-        budget.start(100);
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0 && n <= 40);
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::collections::VecDeque;
 /// Our tags, distinct from the crate's (`a1`, `a2`, ...).
 const TAG_PREFIX: &str = "mf";
 
-/// What a connection's stream does for the commands sent ahead: shared between the
-/// [`super::Budgeted`] stream inside the crate's session and the [`FarSession`].
+/// What a connection's stream does for the commands sent ahead (part of its
+/// [`super::wire::Wire`]).
 #[derive(Debug, Default)]
 pub(super) struct Pipeline {
     /// Bytes to write before the crate's next command.
@@ -36,12 +36,28 @@ pub(super) struct Pipeline {
 impl Pipeline {
     /// Queues `command` to go out ahead of the crate's next one; returns its tag.
     fn send_ahead(&mut self, command: &str) -> String {
-        self.next_tag += 1;
-        let tag = format!("{TAG_PREFIX}{}", self.next_tag);
+        let tag = self.fresh_tag();
         self.outgoing
             .extend_from_slice(format!("{tag} {command}\r\n").as_bytes());
         self.awaited.push_back(tag.clone());
         tag
+    }
+
+    /// A tag of ours not used before on this connection.
+    pub(super) fn fresh_tag(&mut self) -> String {
+        self.next_tag += 1;
+        format!("{TAG_PREFIX}{}", self.next_tag)
+    }
+
+    /// Every byte due to the crate and not yet taken: for a reader of our own that runs
+    /// between two of the crate's commands (and gives back what it does not use).
+    pub(super) fn take_all_ready(&mut self) -> Vec<u8> {
+        self.ready.drain(..).collect()
+    }
+
+    /// Bytes read by a reader of our own past its answer: the crate reads them next.
+    pub(super) fn give_back(&mut self, bytes: &[u8]) {
+        self.ready.extend(bytes);
     }
 
     /// The bytes to write before the crate's next write, once.
@@ -115,7 +131,7 @@ impl Pipeline {
 
 /// The length a line announces for the literal that follows it (`{123}` or `{123+}`
 /// at its end), or 0.
-fn literal_length(line: &[u8]) -> usize {
+pub(super) fn literal_length(line: &[u8]) -> usize {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let Some(inner) = line.strip_suffix(b"}") else {
@@ -158,15 +174,16 @@ impl FarSession {
         last: impl FnOnce(&mut imap::Session<super::Budgeted>) -> imap::Result<T>,
     ) -> FarResult<(imap::Result<T>, Vec<String>)> {
         let tags: Vec<String> = {
-            let mut pipe = self.pipeline.lock().unwrap_or_else(|e| e.into_inner());
+            let mut wire = super::wire::lock(&self.wire);
             ahead
                 .iter()
-                .map(|command| pipe.send_ahead(command))
+                .map(|command| wire.pipeline.send_ahead(command))
                 .collect()
         };
         let outcome = self.call(limit, last);
         let (mut answers, unanswered, unsent) = {
-            let mut pipe = self.pipeline.lock().unwrap_or_else(|e| e.into_inner());
+            let mut wire = super::wire::lock(&self.wire);
+            let pipe = &mut wire.pipeline;
             let unsent = !pipe.outgoing.is_empty();
             let answers = std::mem::take(&mut pipe.answers);
             let unanswered = !pipe.awaited.is_empty();
