@@ -4,7 +4,7 @@
 use super::AppError;
 use crate::config::{Channel, Config, Direction};
 use crate::exec::folder::{FolderContext, FolderTask};
-use crate::exec::pool::AccountPool;
+use crate::exec::pool::{AccountPool, Lease};
 use crate::exec::{ATTEMPTS, Job, is_transient, run_jobs, snapshot};
 use crate::log;
 use crate::mapping::{self, Layout, MappingError, Refusal};
@@ -169,20 +169,31 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
         })
         .collect();
     let mut jobs = Vec::new();
+    let mut listing_leases = Vec::new();
     for ((channel, folders, state_dir, _), ctx) in contexts.iter().zip(&folder_contexts) {
         let Some(pool) = pools.get(channel.account.as_str()) else {
             continue;
         };
+        // The account's listing connection kept from an earlier channel goes back to
+        // the pool first: this listing reuses it (and with `connections = 1` it is the
+        // only one).
+        listing_leases.retain(|lease: &Lease| !std::ptr::eq(lease.pool(), pool));
         let discovered = discover_with_retries(pool, channel, state_dir, folders.as_ref(), request);
         match discovered {
-            Ok((tasks, folder_reports)) => {
+            Ok((tasks, folder_reports, lease)) => {
                 reports
                     .entry(channel.name.clone())
                     .or_default()
                     .extend(folder_reports);
                 reports.entry(channel.name.clone()).or_default();
+                listing_leases.push(lease);
                 for task in tasks {
-                    jobs.push(Job { task, pool, ctx });
+                    jobs.push(Job {
+                        task,
+                        pool,
+                        ctx,
+                        lease: None,
+                    });
                 }
             }
             Err(e) => {
@@ -203,6 +214,17 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
             |status| u64::from(status.messages),
         ))
     });
+    // The connection that listed the folders goes to the first job of its account, so
+    // the largest folder starts at once instead of waiting for a new connection (it
+    // goes back to the pool if that folder turns out unchanged).
+    for lease in listing_leases {
+        if let Some(job) = jobs
+            .iter_mut()
+            .find(|job| job.lease.is_none() && std::ptr::eq(job.pool, lease.pool()))
+        {
+            job.lease = Some(lease);
+        }
+    }
     let threads = request.jobs.unwrap_or(config.general.jobs);
     for (channel, report) in run_jobs(jobs, threads) {
         reports.entry(channel).or_default().push(report);
@@ -383,25 +405,30 @@ pub(super) fn list_folder_names(
     })
 }
 
-/// [`discover`] on a leased connection. A transient failure (a cut or a timeout during
-/// login or LIST) drops that connection and is retried with back-off, as a folder's is.
-fn discover_with_retries(
-    pool: &AccountPool,
+/// [`discover`] on a leased connection, returned with its answer (for the first job). A
+/// transient failure (a cut or a timeout during login or LIST) drops that connection and
+/// is retried with back-off, as a folder's is.
+fn discover_with_retries<'p>(
+    pool: &'p AccountPool,
     channel: &Channel,
     state_dir: &ChannelStateDir,
     only: Option<&BTreeSet<String>>,
     request: &SyncRequest,
-) -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>)> {
+) -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>, Lease<'p>)> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let outcome = (|| {
             let mut lease = pool.lease()?;
-            let listed = discover(lease.session(), channel, state_dir, only, request);
-            if listed.as_ref().is_err_and(is_transient) {
-                lease.discard();
+            match discover(lease.session(), channel, state_dir, only, request) {
+                Ok((tasks, reports)) => Ok((tasks, reports, lease)),
+                Err(e) => {
+                    if is_transient(&e) {
+                        lease.discard();
+                    }
+                    Err(e)
+                }
             }
-            listed
         })();
         match outcome {
             Err(e) if is_transient(&e) && attempt < ATTEMPTS => {

@@ -16,7 +16,7 @@ use crate::report::FolderReport;
 use crate::store::imap::{FarError, FarErrorKind, backoff};
 use crate::store::maildir::MaildirFolder;
 use folder::{FolderContext, FolderTask};
-use pool::AccountPool;
+use pool::{AccountPool, Lease};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
@@ -28,6 +28,9 @@ pub struct Job<'a> {
     pub task: FolderTask,
     pub pool: &'a AccountPool,
     pub ctx: &'a FolderContext<'a>,
+    /// A connection already open for this job (the one that listed the folders, given
+    /// to the first and largest job so that it does not wait for a new one).
+    pub lease: Option<Lease<'a>>,
 }
 
 /// Runs the jobs on up to `threads` threads; returns (channel, report) per job.
@@ -44,8 +47,9 @@ pub fn run_jobs(jobs: Vec<Job<'_>>, threads: usize) -> Vec<(String, FolderReport
             scope.spawn(|| {
                 loop {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                    let Some(job) = next else { break };
-                    let report = run_job(&job);
+                    let Some(mut job) = next else { break };
+                    let lease = job.lease.take();
+                    let report = run_job(&job, lease);
                     results
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -66,14 +70,14 @@ pub(crate) fn is_transient(error: &anyhow::Error) -> bool {
 }
 
 /// One folder with retries; the report holds every step done over all attempts.
-fn run_job(job: &Job<'_>) -> FolderReport {
+fn run_job<'a>(job: &Job<'a>, mut lease: Option<Lease<'a>>) -> FolderReport {
     let task = &job.task;
     let _bar = progress::folder(&format!("{}:{}", task.channel, task.far));
     let mut done: Vec<Step> = Vec::new();
     let mut attempt = 0;
     let error = loop {
         attempt += 1;
-        let outcome = run_once(job, &mut done);
+        let outcome = run_once(job, lease.take(), &mut done);
         match outcome {
             Ok(()) => break None,
             Err(e) if is_transient(&e) && attempt < ATTEMPTS => {
@@ -112,7 +116,13 @@ fn run_job(job: &Job<'_>) -> FolderReport {
     report
 }
 
-fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
+/// One attempt at a folder, on `lease` when given (else on a connection of the pool,
+/// leased only if the folder changed).
+fn run_once<'a>(
+    job: &Job<'a>,
+    lease: Option<Lease<'a>>,
+    done: &mut Vec<Step>,
+) -> anyhow::Result<()> {
     if snapshot::unchanged(
         &MaildirFolder::new(job.task.near_dir.clone()),
         &job.task,
@@ -124,7 +134,10 @@ fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
         ));
         return Ok(());
     }
-    let mut lease = job.pool.lease()?;
+    let mut lease = match lease {
+        Some(lease) => lease,
+        None => job.pool.lease()?,
+    };
     let result = (|| {
         let session = lease.session();
         let near = MaildirFolder::new(job.task.near_dir.clone());

@@ -125,7 +125,12 @@ impl AccountPool {
     }
 }
 
-impl Lease<'_> {
+impl<'a> Lease<'a> {
+    /// The pool the connection goes back to.
+    pub fn pool(&self) -> &'a AccountPool {
+        self.pool
+    }
+
     pub fn session(&mut self) -> &mut FarSession {
         self.session
             .as_mut()

@@ -490,3 +490,33 @@ fn folders_changed_on_the_near_side_are_not_asked_about() {
         env.assert_converged(folder);
     }
 }
+
+#[test]
+fn the_largest_changed_folder_starts_on_the_connection_that_listed_the_folders() {
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    env.seed(&small_corpus());
+    let more: Vec<_> = (0..20)
+        .map(|n| crate::support::corpus::message("INBOX", 100 + n, &[]))
+        .collect();
+    env.dovecot.seed(&more).unwrap();
+    env.sync(&[], 0);
+    // New mail in every folder: INBOX (32 messages) is the largest job.
+    for (n, folder) in ["INBOX", "Archive"].iter().enumerate() {
+        let message = crate::support::corpus::message(folder, 200 + n as u32, &[]);
+        env.dovecot.append(folder, &message.bytes, &[]).unwrap();
+    }
+    let (report, trace) = traced_sync(&env);
+    assert_eq!(totals(&report)[0], 2, "{report}");
+    let connection_of = |needle: &str| {
+        trace
+            .lines()
+            .find(|line| line.contains(" C: ") && line.contains(needle))
+            .and_then(|line| line.split_whitespace().find(|w| w.starts_with("imap#")))
+            .map(str::to_string)
+    };
+    let listing = connection_of("RETURN (STATUS");
+    assert!(listing.is_some(), "{trace}");
+    assert_eq!(connection_of("SELECT \"INBOX\""), listing, "{trace}");
+    env.assert_converged("INBOX");
+    env.assert_converged("Archive");
+}
