@@ -55,7 +55,10 @@ use view::{FarView, Model, NearView};
 
 const USAGE: &str = "usage: cargo run --release --example bench -- --mailferry PATH \
 [--mbsync PATH] [--size small|medium|large|inbox] [--rtt-ms N] [--runs N] \
-[--scenarios initial,noop,server,local] [--work DIR] [--hold] [--trace]";
+[--scenarios initial,noop,server,local] [--settle-ms N] [--work DIR] [--hold] [--trace]";
+
+/// Default pause between a run's changes (and a `sync` of the disk) and the run.
+const SETTLE_MS: u64 = 300;
 
 fn main() -> ExitCode {
     match run() {
@@ -113,6 +116,8 @@ struct Options {
     /// Keep Dovecot up after the scenarios, for experiments by hand.
     hold: bool,
     trace: bool,
+    /// Pause between preparing a run (a day of changes, say) and starting it.
+    settle: Duration,
 }
 
 fn parse_options() -> Result<Options> {
@@ -126,6 +131,7 @@ fn parse_options() -> Result<Options> {
     let mut work = None;
     let mut hold = false;
     let mut trace = false;
+    let mut settle_ms = SETTLE_MS;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -163,6 +169,9 @@ fn parse_options() -> Result<Options> {
             "--work" => work = Some(PathBuf::from(value()?)),
             "--hold" => hold = true,
             "--trace" => trace = true,
+            "--settle-ms" => {
+                settle_ms = value()?.parse().context("--settle-ms: a whole number")?
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -184,6 +193,7 @@ fn parse_options() -> Result<Options> {
         work,
         hold,
         trace,
+        settle: Duration::from_millis(settle_ms),
     })
 }
 
@@ -307,12 +317,13 @@ fn run() -> Result<()> {
     let wipe_pause = Duration::from_millis(1000 + (seeded.bytes / 100_000).min(9000));
 
     let header = format!(
-        "size {} ({total} messages, {} folders, {:.0} MB), round trip {} ms, median of {} \
-         run(s); {}; mailferry {}, {mbsync_version}",
+        "size {} ({total} messages, {} folders, {:.0} MB), round trip {} ms, runs start {} ms \
+         after their changes, median of {} run(s); {}; mailferry {}, {mbsync_version}",
         opts.size.name(),
         seeded.folders,
         seeded.bytes as f64 / 1e6,
         opts.rtt_ms,
+        opts.settle.as_millis(),
         opts.runs,
         machine(),
         env!("CARGO_PKG_VERSION"),
@@ -323,6 +334,7 @@ fn run() -> Result<()> {
         tools: &tools,
         sides: &mut sides,
         wipe_pause,
+        settle: opts.settle,
     };
     if !opts.scenarios.contains(&Scenario::Initial) {
         eprintln!("bench: first syncs (not measured)");
@@ -368,6 +380,7 @@ struct Ctx<'a> {
     tools: &'a [Tool; 2],
     sides: &'a mut Vec<Sides>,
     wipe_pause: Duration,
+    settle: Duration,
 }
 
 impl Ctx<'_> {
@@ -383,7 +396,7 @@ impl Ctx<'_> {
         let tool = &self.tools[ti];
         prepare(tool, &self.sides[ti])
             .with_context(|| format!("preparing {} for {label}", tool.name()))?;
-        tools::settle(Duration::from_millis(300));
+        tools::settle(self.settle);
         let m = tool.run(label)?;
         let far = view::far_view(self.server, &tool.user)?;
         let what = format!("after {}'s {label}", tool.name());

@@ -520,3 +520,57 @@ fn the_largest_changed_folder_starts_on_the_connection_that_listed_the_folders()
     env.assert_converged("INBOX");
     env.assert_converged("Archive");
 }
+
+#[test]
+fn a_slow_status_answer_gets_a_second_connection_asking_from_the_other_end() {
+    use crate::support::proxy::{Command, Fault, Proxy};
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    let proxy = Proxy::start(env.dovecot.imap_port());
+    super::faults::write_config(&env, &super::faults::plain_account(&env, proxy.port()), "");
+    env.seed(&small_corpus());
+    env.dovecot
+        .seed(&[crate::support::corpus::message("Projects", 1, &[])])
+        .unwrap();
+    env.sync(&[], 0);
+    age_near_dirs(&env);
+    // Nothing changed and the server answers at once: no second connection.
+    let (_, trace) = traced_sync(&env);
+    assert!(!trace.contains("imap#2"), "{trace}");
+
+    // New mail in two folders; the server takes 500 ms over LIST-STATUS.
+    for (n, folder) in ["Archive", "Projects"].iter().enumerate() {
+        let message = crate::support::corpus::message(folder, 300 + n as u32, &[]);
+        env.dovecot.append(folder, &message.bytes, &[]).unwrap();
+    }
+    proxy.times(
+        1,
+        Fault::SlowReply(Command::any("RETURN (STATUS"), Duration::from_millis(500)),
+    );
+    let (report, trace) = traced_sync(&env);
+    assert_eq!(totals(&report)[0], 2, "{report}");
+    let statuses_on = |connection: &str| {
+        trace
+            .lines()
+            .filter(|l| l.contains(&format!("{connection} C: ")) && l.contains(" STATUS "))
+            .count()
+    };
+    assert_eq!(statuses_on("imap#2"), 3, "every folder asked again: {trace}");
+    // From the other end: the folder the server listed last, first.
+    let listed_last = trace
+        .lines()
+        .rfind(|l| l.contains("imap#1 S: * LIST "))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or_default()
+        .to_string();
+    let first = trace
+        .lines()
+        .find(|l| l.contains("imap#2 C: ") && l.contains(" STATUS "))
+        .unwrap_or_default();
+    assert!(
+        !listed_last.is_empty() && first.contains(&format!("STATUS \"{listed_last}\" ")),
+        "{listed_last}: {first}"
+    );
+    for folder in ["INBOX", "Archive", "Projects"] {
+        env.assert_converged(folder);
+    }
+}
