@@ -169,9 +169,7 @@ fn parse_options() -> Result<Options> {
             "--work" => work = Some(PathBuf::from(value()?)),
             "--hold" => hold = true,
             "--trace" => trace = true,
-            "--settle-ms" => {
-                settle_ms = value()?.parse().context("--settle-ms: a whole number")?
-            }
+            "--settle-ms" => settle_ms = value()?.parse().context("--settle-ms: a whole number")?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);

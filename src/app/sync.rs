@@ -7,8 +7,8 @@ use crate::exec::folder::{FolderContext, FolderTask};
 use crate::exec::pool::{AccountPool, Lease};
 use crate::exec::{ATTEMPTS, Job, is_transient, run_jobs, snapshot};
 use crate::log;
-use crate::model::FarSnapshot;
 use crate::mapping::{self, Layout, MappingError, Refusal};
+use crate::model::FarSnapshot;
 use crate::plan::PlanOptions;
 use crate::report::{ChannelReport, CreatedOn, FolderReport, Report};
 use crate::state::lock::{self, ChannelLock, LockOutcome};
@@ -478,16 +478,16 @@ fn statuses_with_help(
     let (listed, helped) = std::thread::scope(|scope| {
         let (done, waited) = std::sync::mpsc::channel::<()>();
         let helper = scope.spawn(move || {
-            if waited.recv_timeout(help_after)
-                != Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-            {
+            if waited.recv_timeout(help_after) != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
                 return None;
             }
             let mut lease = pool.try_lease()?;
             let backwards: Vec<&str> = watched.iter().rev().copied().collect();
             let helped = lease.session().folder_statuses(&backwards, false);
             helped
-                .map_err(|e| log::warn(&format!("asking about folders on a second connection: {e}")))
+                .map_err(|e| {
+                    log::warn(&format!("asking about folders on a second connection: {e}"))
+                })
                 .ok()
         });
         let listed = session.folder_statuses(watched, every_folder);

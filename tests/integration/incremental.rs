@@ -554,7 +554,11 @@ fn a_slow_status_answer_gets_a_second_connection_asking_from_the_other_end() {
             .filter(|l| l.contains(&format!("{connection} C: ")) && l.contains(" STATUS "))
             .count()
     };
-    assert_eq!(statuses_on("imap#2"), 3, "every folder asked again: {trace}");
+    assert_eq!(
+        statuses_on("imap#2"),
+        3,
+        "every folder asked again: {trace}"
+    );
     // From the other end: the folder the server listed last, first.
     let listed_last = trace
         .lines()

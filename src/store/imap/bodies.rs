@@ -200,8 +200,14 @@ fn classify(
         let (status, information) = text.split_once(' ').unwrap_or((text, ""));
         return match status.to_ascii_uppercase().as_str() {
             "OK" => Ok(Read::Done(at)),
-            "NO" => Err(Failure::Refused(format!("No Response: {}", clip(information)))),
-            "BAD" => Err(Failure::Refused(format!("Bad Response: {}", clip(information)))),
+            "NO" => Err(Failure::Refused(format!(
+                "No Response: {}",
+                clip(information)
+            ))),
+            "BAD" => Err(Failure::Refused(format!(
+                "Bad Response: {}",
+                clip(information)
+            ))),
             _ => Err(Failure::Broken(format!(
                 "the server finished {WHAT} with {}",
                 clip(text)

@@ -60,7 +60,8 @@ pub type SharedWire = Arc<Mutex<Wire>>;
 /// Locks a wire; a panic elsewhere while it was held leaves nothing half-done that
 /// matters here (a broken connection is found out by its next read).
 pub fn lock(wire: &SharedWire) -> MutexGuard<'_, Wire> {
-    wire.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    wire.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Wire {
