@@ -8,7 +8,6 @@ use crate::exec::pool::{AccountPool, Lease};
 use crate::exec::{ATTEMPTS, Job, is_transient, run_jobs, snapshot};
 use crate::log;
 use crate::mapping::{self, Layout, MappingError, Refusal};
-use crate::model::FarSnapshot;
 use crate::plan::PlanOptions;
 use crate::report::{ChannelReport, CreatedOn, FolderReport, Report};
 use crate::state::lock::{self, ChannelLock, LockOutcome};
@@ -16,7 +15,6 @@ use crate::state::store::ChannelStateDir;
 use crate::store::imap::{FarSession, backoff};
 use crate::store::maildir::{MaildirFolder, list_folder_dirs};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Duration;
 
 /// What the command line asked of `sync`.
 #[derive(Clone, Debug, Default)]
@@ -319,9 +317,6 @@ pub(super) struct FolderNames {
     pub delimiter: Option<char>,
     /// Far folders whose names cannot be mapped, each reported as failed.
     pub refused: Vec<FolderReport>,
-    /// Server names in the order the server listed them (the order it also goes through
-    /// them in when asked about them all).
-    pub server_order: Vec<String>,
 }
 
 impl FolderNames {
@@ -401,9 +396,7 @@ pub(super) fn list_folder_names(
         .into_iter()
         .filter(|f| wanted(f))
         .collect();
-    let server_order = listed.into_iter().map(|f| f.server_name).collect();
     Ok(FolderNames {
-        server_order,
         far,
         near,
         known,
@@ -427,7 +420,7 @@ fn discover_with_retries<'p>(
         attempt += 1;
         let outcome = (|| {
             let mut lease = pool.lease()?;
-            match discover(pool, lease.session(), channel, state_dir, only, request) {
+            match discover(lease.session(), channel, state_dir, only, request) {
                 Ok((tasks, reports)) => Ok((tasks, reports, lease)),
                 Err(e) => {
                     if is_transient(&e) {
@@ -451,59 +444,8 @@ fn discover_with_retries<'p>(
     }
 }
 
-/// How long the listing connection may take over the folders' STATUS, beyond four
-/// times the LIST round trip, before a second connection lends a hand. A server with
-/// nothing to re-read answers well within it, so a run where nothing changed opens no
-/// connection for this (and neither does a distant server, whose connections cost
-/// several round trips to open).
-const STATUS_HELP_AFTER: Duration = Duration::from_millis(60);
-
-/// [`FarSession::folder_statuses`] of `watched` (in the server's listing order) on the
-/// listing connection; when that takes a while (Dovecot re-reads every folder changed
-/// since it last looked, one after the other), a second connection asks about the same
-/// folders from the other end, so the server re-reads two at a time. A folder the second one already re-read is cheap
-/// for the first, and the other way round. The second connection then stays open for
-/// the folder jobs. Its failure only costs the help.
-fn statuses_with_help(
-    pool: &AccountPool,
-    session: &mut FarSession,
-    watched: &[&str],
-    every_folder: bool,
-    list_round_trip: Duration,
-) -> anyhow::Result<HashMap<String, FarSnapshot>> {
-    if watched.len() < 2 || !pool.has_room() {
-        return Ok(session.folder_statuses(watched, every_folder)?);
-    }
-    let help_after = STATUS_HELP_AFTER + list_round_trip * 4;
-    let (listed, helped) = std::thread::scope(|scope| {
-        let (done, waited) = std::sync::mpsc::channel::<()>();
-        let helper = scope.spawn(move || {
-            if waited.recv_timeout(help_after) != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
-                return None;
-            }
-            let mut lease = pool.try_lease()?;
-            let backwards: Vec<&str> = watched.iter().rev().copied().collect();
-            let helped = lease.session().folder_statuses(&backwards, false);
-            helped
-                .map_err(|e| {
-                    log::warn(&format!("asking about folders on a second connection: {e}"))
-                })
-                .ok()
-        });
-        let listed = session.folder_statuses(watched, every_folder);
-        drop(done);
-        (listed, helper.join().ok().flatten())
-    });
-    let mut statuses = helped.unwrap_or_default();
-    // The listing connection's answers win where both answered (either is a snapshot
-    // taken during this run, before any folder job).
-    statuses.extend(listed?);
-    Ok(statuses)
-}
-
 /// Lists far folders, near folders and state folders, and decides each pair's fate.
 fn discover(
-    pool: &AccountPool,
     session: &mut FarSession,
     channel: &Channel,
     state_dir: &ChannelStateDir,
@@ -513,9 +455,7 @@ fn discover(
     let wanted = |display: &str| {
         channel.patterns.matches(display) && only.is_none_or(|only| only.contains(display))
     };
-    let started = std::time::Instant::now();
     let mut listing = list_folder_names(session, channel, state_dir, &wanted)?;
-    let list_round_trip = started.elapsed();
     let mut reports = std::mem::take(&mut listing.refused);
     let (far, near, known, delimiter) = (
         &listing.far,
@@ -638,16 +578,8 @@ fn discover(
         })
         .map(|t| t.server_name.as_str())
         .collect();
-    let order: HashMap<&str, usize> = listing
-        .server_order
-        .iter()
-        .enumerate()
-        .map(|(at, name)| (name.as_str(), at))
-        .collect();
-    let mut watched = watched;
-    watched.sort_by_key(|name| order.get(name).copied().unwrap_or(usize::MAX));
     let every_folder = watched.len() == candidates.len();
-    let statuses = statuses_with_help(pool, session, &watched, every_folder, list_round_trip)?;
+    let statuses = session.folder_statuses(&watched, every_folder)?;
     for task in &mut tasks {
         task.far_status = statuses.get(&task.server_name).copied();
     }

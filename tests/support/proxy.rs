@@ -99,9 +99,6 @@ pub enum Fault {
     /// The command (with its literals) reaches the server, which carries it out; its
     /// tagged reply is swallowed and the connection closed once the server sent it.
     LoseReply(Command),
-    /// Once the client sent the command, what the server sends next is held back this
-    /// long: a server slow to answer that command (busy re-reading folders, say).
-    SlowReply(Command, Duration),
 }
 
 /// A fault and how many more times it may fire (`None`: always).
@@ -317,8 +314,6 @@ struct ConnState {
     /// The command of `lose_tag` is complete: drop what the server sends until its
     /// tagged reply, then close.
     swallowing: bool,
-    /// SlowReply armed: hold the server's next chunk back this long.
-    slow_reply: Option<Duration>,
 }
 
 impl Conn {
@@ -406,10 +401,6 @@ fn pump(conn: &Conn, shared: &Shared, dir: Dir, mut from: TcpStream) {
             transcript.extend_from_slice(&out[..out.len().min(room)]);
         }
         if dir == Dir::ServerToClient && !out.is_empty() {
-            if let Some(by) = lock(&conn.state).slow_reply.take() {
-                // The slow answer being simulated, not a wait for something to happen.
-                std::thread::sleep(by);
-            }
             let latency = *lock(&shared.latency);
             if !latency.is_zero() {
                 // The distance being simulated, not a wait for something to happen.
@@ -559,10 +550,9 @@ fn client_line(conn: &Conn, shared: &Shared, st: &mut ConnState, text: &[u8], mo
     let Some(fault) = shared.fire(
         conn.id,
         |f| match f {
-            Fault::StallOn(on)
-            | Fault::LoseReply(on)
-            | Fault::CutMidLiteral { on, .. }
-            | Fault::SlowReply(on, _) => matches(on),
+            Fault::StallOn(on) | Fault::LoseReply(on) | Fault::CutMidLiteral { on, .. } => {
+                matches(on)
+            }
             Fault::CutAfter { .. } => false,
         },
         &format!("on {:?}", s.chars().take(80).collect::<String>()),
@@ -571,7 +561,6 @@ fn client_line(conn: &Conn, shared: &Shared, st: &mut ConnState, text: &[u8], mo
     };
     match fault {
         Fault::StallOn(_) => st.stalled[Dir::ServerToClient.index()] = true,
-        Fault::SlowReply(_, by) => st.slow_reply = Some(by),
         Fault::CutMidLiteral { dir, nth, .. } => st.cut_literal[dir.index()] = Some(nth),
         Fault::LoseReply(_) => {
             st.lose_tag = Some(tag.to_string());
