@@ -156,6 +156,14 @@ fn clip(text: &str) -> String {
 
 pub type FarResult<T> = Result<T, FarError>;
 
+/// The error of a command on a connection an earlier failure left out of step.
+fn out_of_step() -> imap::Error {
+    imap::Error::Io(io::Error::new(
+        io::ErrorKind::NotConnected,
+        "this connection failed earlier and is out of step with the server",
+    ))
+}
+
 thread_local! {
     /// Set while this thread runs `imap` crate code under [`guarded`].
     static GUARDED: Cell<bool> = const { Cell::new(false) };
@@ -619,10 +627,7 @@ impl FarSession {
         command: impl FnOnce(&mut imap::Session<Budgeted>) -> imap::Result<T>,
     ) -> imap::Result<T> {
         if self.broken {
-            return Err(imap::Error::Io(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "this connection failed earlier and is out of step with the server",
-            )));
+            return Err(out_of_step());
         }
         wire::lock(&self.wire).start(limit);
         let session = &mut self.session;

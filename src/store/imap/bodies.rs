@@ -271,15 +271,7 @@ impl FarSession {
         after_batch: &mut dyn FnMut() -> anyhow::Result<()>,
     ) -> anyhow::Result<Vec<FarUid>> {
         if self.broken {
-            return Err(self
-                .err(
-                    WHAT,
-                    imap::Error::Io(io::Error::new(
-                        io::ErrorKind::NotConnected,
-                        "this connection failed earlier and is out of step with the server",
-                    )),
-                )
-                .into());
+            return Err(self.err(WHAT, super::out_of_step()).into());
         }
         let batches = batches(wanted);
         let shared: SharedWire = Arc::clone(&self.wire);
