@@ -205,7 +205,7 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
             }
         }
     }
-    // Largest folders first (by the server's count where LIST-STATUS or STATUS gave
+    // Largest folders first (by the server's count where STATUS gave
     // one, else by the size of the state): the longest job starts at once instead of
     // last, while the others share the remaining connections.
     jobs.sort_by_cached_key(|job| {
@@ -561,15 +561,13 @@ fn discover(
             far_status: None,
         });
     }
-    // One round trip (LIST-STATUS) tells which far folders changed since the last run.
-    // Folders changed on the near side are opened anyway: the server is not asked about
-    // them (STATUS costs it as much work as SELECT where it must re-read a folder).
-    let candidates: Vec<&FolderTask> = tasks
+    // One round trip (a STATUS per folder, pipelined) tells which far folders changed
+    // since the last run. Folders changed on the near side are opened anyway: the server
+    // is not asked about them (STATUS costs it as much work as SELECT where it must
+    // re-read a folder).
+    let watched: Vec<&str> = tasks
         .iter()
         .filter(|t| t.far_exists && !t.remove && known.contains(&t.far))
-        .collect();
-    let watched: Vec<&str> = candidates
-        .iter()
         .filter(|t| {
             !snapshot::near_changed_since_saved(
                 &MaildirFolder::new(t.near_dir.clone()),
@@ -578,8 +576,7 @@ fn discover(
         })
         .map(|t| t.server_name.as_str())
         .collect();
-    let every_folder = watched.len() == candidates.len();
-    let statuses = session.folder_statuses(&watched, every_folder)?;
+    let statuses = session.folder_statuses(&watched)?;
     for task in &mut tasks {
         task.far_status = statuses.get(&task.server_name).copied();
     }

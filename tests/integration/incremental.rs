@@ -514,7 +514,16 @@ fn the_largest_changed_folder_starts_on_the_connection_that_listed_the_folders()
             .and_then(|line| line.split_whitespace().find(|w| w.starts_with("imap#")))
             .map(str::to_string)
     };
-    let listing = connection_of("RETURN (STATUS");
+    // Every folder is asked about with STATUS, pipelined, even though Dovecot offers
+    // LIST-STATUS (which makes it re-read every changed folder, one after the other).
+    let commands = sent(&trace);
+    assert!(
+        !commands.iter().any(|c| c.contains("RETURN (STATUS")),
+        "{commands:?}"
+    );
+    let statuses = commands.iter().filter(|c| c.starts_with("STATUS ")).count();
+    assert_eq!(statuses, 2, "INBOX and Archive: {commands:?}");
+    let listing = connection_of(" STATUS ");
     assert!(listing.is_some(), "{trace}");
     assert_eq!(connection_of("SELECT \"INBOX\""), listing, "{trace}");
     env.assert_converged("INBOX");
