@@ -12,6 +12,7 @@ mod bodies;
 mod changes;
 pub mod diagnose;
 mod pipeline;
+mod responses;
 pub use append::Upload;
 pub use pipeline::FlagStore;
 mod tls;

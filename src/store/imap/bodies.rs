@@ -4,10 +4,10 @@
 //! piece), parsed once, and handed on at once, and the next batch's command is already
 //! on its way while one batch is being written to disk.
 
-use super::wire::{self, SharedWire, Wire};
+use super::responses::{Failure, READ_CHUNK, Responses};
+use super::wire::{self, SharedWire};
 use super::{
-    BODY_BATCH_BYTES, FETCHED_MESSAGE_SLACK, FarError, FarSession, LARGE_FETCH, clip,
-    pipeline::literal_length, uid_set,
+    BODY_BATCH_BYTES, FETCHED_MESSAGE_SLACK, FarError, FarSession, LARGE_FETCH, clip, uid_set,
 };
 use crate::model::FarUid;
 use imap_proto::types::{AttributeValue, Response, Status};
@@ -15,8 +15,6 @@ use std::collections::HashSet;
 use std::io;
 use std::sync::Arc;
 
-/// Bytes asked of the stream per read.
-const READ_CHUNK: usize = 64 * 1024;
 /// Batch commands on their way at once: one answered while the next is prepared.
 const IN_FLIGHT: usize = 2;
 const WHAT: &str = "UID FETCH BODY.PEEK[]";
@@ -59,100 +57,6 @@ fn batches(wanted: &[(FarUid, u32)]) -> Vec<Batch> {
         start = end;
     }
     out
-}
-
-/// What went wrong reading an answer.
-#[derive(Debug)]
-enum Failure {
-    /// The stream failed or ended: the connection is out of step.
-    Io(io::Error),
-    /// The server sent something that is not the answer we wait for.
-    Broken(String),
-    /// The server refused the command (NO or BAD): the connection is still in step.
-    Refused(String),
-}
-
-impl From<io::Error> for Failure {
-    fn from(e: io::Error) -> Failure {
-        Failure::Io(e)
-    }
-}
-
-/// The server's bytes, read a chunk at a time and cut into whole responses.
-struct Responses {
-    chunk: Vec<u8>,
-    /// The bytes of `chunk` not yet handed out.
-    at: usize,
-    end: usize,
-}
-
-impl Responses {
-    /// Starts with `ready`, bytes already read off the stream.
-    fn new(ready: Vec<u8>) -> Responses {
-        let end = ready.len();
-        let mut chunk = ready;
-        chunk.resize(end.max(READ_CHUNK), 0);
-        Responses { chunk, at: 0, end }
-    }
-
-    /// Reads one whole response (its line, each literal and the rest of the line after
-    /// it) into `out`.
-    fn next(&mut self, wire: &mut Wire, out: &mut Vec<u8>) -> Result<(), Failure> {
-        out.clear();
-        loop {
-            let line_start = out.len();
-            loop {
-                let rest = &self.chunk[self.at..self.end];
-                if let Some(end) = rest.iter().position(|&b| b == b'\n') {
-                    out.extend_from_slice(&rest[..=end]);
-                    self.at += end + 1;
-                    break;
-                }
-                out.extend_from_slice(rest);
-                self.fill(wire)?;
-            }
-            let literal = literal_length(&out[line_start..]);
-            if literal == 0 {
-                return Ok(());
-            }
-            let buffered = literal.min(self.end - self.at);
-            out.extend_from_slice(&self.chunk[self.at..self.at + buffered]);
-            self.at += buffered;
-            let left = literal - buffered;
-            if left > 0 {
-                if left as u64 > wire.room() {
-                    // Refused before allocating what the server announced.
-                    return Err(Failure::Io(wire.exceeded()));
-                }
-                let mut filled = out.len();
-                out.resize(filled + left, 0);
-                while filled < out.len() {
-                    match wire.read_budgeted(&mut out[filled..])? {
-                        0 => return Err(Failure::Io(io::ErrorKind::UnexpectedEof.into())),
-                        n => filled += n,
-                    }
-                }
-            }
-        }
-    }
-
-    /// Reads the next chunk, once every byte of the last one was handed out.
-    fn fill(&mut self, wire: &mut Wire) -> Result<(), Failure> {
-        self.at = 0;
-        self.end = 0;
-        match wire.read_budgeted(&mut self.chunk)? {
-            0 => Err(Failure::Io(io::ErrorKind::UnexpectedEof.into())),
-            n => {
-                self.end = n;
-                Ok(())
-            }
-        }
-    }
-
-    /// Bytes read past the last answer (none from a server in step): back to the crate.
-    fn leftover(&self) -> &[u8] {
-        &self.chunk[self.at..self.end]
-    }
 }
 
 /// A FETCH response's UID and whole-message body, when it has both.

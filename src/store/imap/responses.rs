@@ -1,0 +1,104 @@
+//! The server's bytes cut into whole responses, read straight off the wire (a line, each
+//! literal read whole, the rest of the line after it), for the commands mailferry reads
+//! itself instead of through the `imap` crate: body FETCHes and STATUS sent ahead.
+
+use super::pipeline::literal_length;
+use super::wire::Wire;
+use std::io;
+
+/// Bytes asked of the stream per read.
+pub(super) const READ_CHUNK: usize = 64 * 1024;
+
+/// What went wrong reading an answer.
+#[derive(Debug)]
+pub(super) enum Failure {
+    /// The stream failed or ended: the connection is out of step.
+    Io(io::Error),
+    /// The server sent something that is not the answer we wait for.
+    Broken(String),
+    /// The server refused the command (NO or BAD): the connection is still in step.
+    Refused(String),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::Io(e)
+    }
+}
+
+/// The server's bytes, read a chunk at a time and cut into whole responses.
+pub(super) struct Responses {
+    chunk: Vec<u8>,
+    /// The bytes of `chunk` not yet handed out.
+    at: usize,
+    end: usize,
+}
+
+impl Responses {
+    /// Starts with `ready`, bytes already read off the stream.
+    pub(super) fn new(ready: Vec<u8>) -> Responses {
+        let end = ready.len();
+        let mut chunk = ready;
+        chunk.resize(end.max(READ_CHUNK), 0);
+        Responses { chunk, at: 0, end }
+    }
+
+    /// Reads one whole response (its line, each literal and the rest of the line after
+    /// it) into `out`.
+    pub(super) fn next(&mut self, wire: &mut Wire, out: &mut Vec<u8>) -> Result<(), Failure> {
+        out.clear();
+        loop {
+            let line_start = out.len();
+            loop {
+                let rest = &self.chunk[self.at..self.end];
+                if let Some(end) = rest.iter().position(|&b| b == b'\n') {
+                    out.extend_from_slice(&rest[..=end]);
+                    self.at += end + 1;
+                    break;
+                }
+                out.extend_from_slice(rest);
+                self.fill(wire)?;
+            }
+            let literal = literal_length(&out[line_start..]);
+            if literal == 0 {
+                return Ok(());
+            }
+            let buffered = literal.min(self.end - self.at);
+            out.extend_from_slice(&self.chunk[self.at..self.at + buffered]);
+            self.at += buffered;
+            let left = literal - buffered;
+            if left > 0 {
+                if left as u64 > wire.room() {
+                    // Refused before allocating what the server announced.
+                    return Err(Failure::Io(wire.exceeded()));
+                }
+                let mut filled = out.len();
+                out.resize(filled + left, 0);
+                while filled < out.len() {
+                    match wire.read_budgeted(&mut out[filled..])? {
+                        0 => return Err(Failure::Io(io::ErrorKind::UnexpectedEof.into())),
+                        n => filled += n,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the next chunk, once every byte of the last one was handed out.
+    fn fill(&mut self, wire: &mut Wire) -> Result<(), Failure> {
+        self.at = 0;
+        self.end = 0;
+        match wire.read_budgeted(&mut self.chunk)? {
+            0 => Err(Failure::Io(io::ErrorKind::UnexpectedEof.into())),
+            n => {
+                self.end = n;
+                Ok(())
+            }
+        }
+    }
+
+    /// Bytes read past the last answer (none from a server in step): back to the crate.
+    pub(super) fn leftover(&self) -> &[u8] {
+        &self.chunk[self.at..self.end]
+    }
+}
