@@ -170,15 +170,27 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
         .collect();
     let mut jobs = Vec::new();
     let mut listing_leases = Vec::new();
-    for ((channel, folders, state_dir, _), ctx) in contexts.iter().zip(&folder_contexts) {
+    for (at, ((channel, folders, state_dir, _), ctx)) in
+        contexts.iter().zip(&folder_contexts).enumerate()
+    {
         let Some(pool) = pools.get(channel.account.as_str()) else {
             continue;
         };
+        let last_of_account = contexts[at + 1..]
+            .iter()
+            .all(|(later, ..)| later.account != channel.account);
         // The account's listing connection kept from an earlier channel goes back to
         // the pool first: this listing reuses it (and with `connections = 1` it is the
         // only one).
         listing_leases.retain(|lease: &Lease| !std::ptr::eq(lease.pool(), pool));
-        let discovered = discover_with_retries(pool, channel, state_dir, folders.as_ref(), request);
+        let discovered = discover_with_retries(
+            pool,
+            channel,
+            state_dir,
+            folders.as_ref(),
+            request,
+            last_of_account,
+        );
         match discovered {
             Ok((tasks, folder_reports, lease)) => {
                 reports
@@ -205,18 +217,23 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
             }
         }
     }
-    // Largest folders first (by the server's count where STATUS gave
-    // one, else by the size of the state): the longest job starts at once instead of
-    // last, while the others share the remaining connections.
+    // The jobs whose STATUS was sent ahead first, then the largest folders (by the
+    // server's count where STATUS gave one, else by the size of the state): the longest
+    // job starts at once instead of last, while the others share the remaining
+    // connections.
     jobs.sort_by_cached_key(|job| {
-        std::cmp::Reverse(job.task.far_status.map_or_else(
-            || job.ctx.state.estimated_messages(&job.task.far),
-            |status| u64::from(status.messages),
-        ))
+        (
+            !job.task.status_ahead,
+            std::cmp::Reverse(job.task.far_status.map_or_else(
+                || job.ctx.state.estimated_messages(&job.task.far),
+                |status| u64::from(status.messages),
+            )),
+        )
     });
-    // The connection that listed the folders goes to the first job of its account, so
-    // the largest folder starts at once instead of waiting for a new connection (it
-    // goes back to the pool if that folder turns out unchanged).
+    // The connection that listed the folders goes to the first job of its account (the
+    // one whose STATUS it carries, if any), so the largest folder starts at once instead
+    // of waiting for a new connection (it goes back to the pool if that folder turns out
+    // unchanged).
     for lease in listing_leases {
         if let Some(job) = jobs
             .iter_mut()
@@ -414,13 +431,21 @@ fn discover_with_retries<'p>(
     state_dir: &ChannelStateDir,
     only: Option<&BTreeSet<String>>,
     request: &SyncRequest,
+    may_send_ahead: bool,
 ) -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>, Lease<'p>)> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let outcome = (|| {
             let mut lease = pool.lease()?;
-            match discover(lease.session(), channel, state_dir, only, request) {
+            match discover(
+                lease.session(),
+                channel,
+                state_dir,
+                only,
+                request,
+                may_send_ahead,
+            ) {
                 Ok((tasks, reports)) => Ok((tasks, reports, lease)),
                 Err(e) => {
                     if is_transient(&e) {
@@ -445,12 +470,15 @@ fn discover_with_retries<'p>(
 }
 
 /// Lists far folders, near folders and state folders, and decides each pair's fate.
+/// `may_send_ahead`: the session goes to this channel's largest job (no later channel
+/// lists on it), so one STATUS may be left for that job to read.
 fn discover(
     session: &mut FarSession,
     channel: &Channel,
     state_dir: &ChannelStateDir,
     only: Option<&BTreeSet<String>>,
     request: &SyncRequest,
+    may_send_ahead: bool,
 ) -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>)> {
     let wanted = |display: &str| {
         channel.patterns.matches(display) && only.is_none_or(|only| only.contains(display))
@@ -559,13 +587,15 @@ fn discover(
             create,
             remove,
             far_status: None,
+            status_ahead: false,
         });
     }
     // One round trip (a STATUS per folder, pipelined) tells which far folders changed
     // since the last run. Folders changed on the near side are opened anyway: the server
     // is not asked about them (STATUS costs it as much work as SELECT where it must
-    // re-read a folder).
-    let watched: Vec<&str> = tasks
+    // re-read a folder). The largest folder's STATUS, the slowest to answer after changes,
+    // is sent last and read by its job, so the other folders start meanwhile.
+    let mut watched: Vec<(u64, &FolderTask)> = tasks
         .iter()
         .filter(|t| t.far_exists && !t.remove && known.contains(&t.far))
         .filter(|t| {
@@ -574,11 +604,23 @@ fn discover(
                 state_dir.saved_at(&t.far),
             )
         })
-        .map(|t| t.server_name.as_str())
+        .map(|t| (state_dir.estimated_messages(&t.far), t))
         .collect();
-    let statuses = session.folder_statuses(&watched)?;
+    watched.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
+    let ahead =
+        (may_send_ahead && watched.len() >= 2).then(|| watched.remove(0).1.server_name.clone());
+    let asked: Vec<&str> = watched
+        .iter()
+        .map(|(_, t)| t.server_name.as_str())
+        .collect();
+    let statuses = session.folder_statuses(&asked)?;
+    let ahead = match ahead {
+        Some(name) if session.send_status_ahead(&name)? => Some(name),
+        _ => None,
+    };
     for task in &mut tasks {
         task.far_status = statuses.get(&task.server_name).copied();
+        task.status_ahead = ahead.as_ref() == Some(&task.server_name);
     }
     Ok((tasks, reports))
 }

@@ -17,6 +17,7 @@ use crate::store::imap::{FarError, FarErrorKind, backoff};
 use crate::store::maildir::MaildirFolder;
 use folder::{FolderContext, FolderTask};
 use pool::{AccountPool, Lease};
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
@@ -120,17 +121,30 @@ fn run_job<'a>(job: &Job<'a>, mut lease: Option<Lease<'a>>) -> FolderReport {
 /// leased only if the folder changed).
 fn run_once<'a>(
     job: &Job<'a>,
-    lease: Option<Lease<'a>>,
+    mut lease: Option<Lease<'a>>,
     done: &mut Vec<Step>,
 ) -> anyhow::Result<()> {
-    if snapshot::unchanged(
-        &MaildirFolder::new(job.task.near_dir.clone()),
-        &job.task,
-        job.ctx,
-    )? {
+    // The folder's STATUS sent ahead on the listing connection, read now (a retry, on
+    // another connection, goes without it and lists the folder).
+    let task = match lease.as_mut() {
+        Some(lease) if job.task.status_ahead => {
+            match lease.session().status_ahead(&job.task.server_name) {
+                Ok(far_status) => Cow::Owned(FolderTask {
+                    far_status,
+                    status_ahead: false,
+                    ..job.task.clone()
+                }),
+                // A connection the failure left out of step is not lent again.
+                Err(e) => return Err(e.into()),
+            }
+        }
+        _ => Cow::Borrowed(&job.task),
+    };
+    let task = task.as_ref();
+    if snapshot::unchanged(&MaildirFolder::new(task.near_dir.clone()), task, job.ctx)? {
         log::folder(&format!(
             "{}: {}: unchanged on both sides since the last run",
-            job.task.channel, job.task.far
+            task.channel, task.far
         ));
         return Ok(());
     }
@@ -140,15 +154,15 @@ fn run_once<'a>(
     };
     let result = (|| {
         let session = lease.session();
-        let near = MaildirFolder::new(job.task.near_dir.clone());
-        if job.task.remove {
-            return folder::remove_folder(session, &near, &job.task, job.ctx, done);
+        let near = MaildirFolder::new(task.near_dir.clone());
+        if task.remove {
+            return folder::remove_folder(session, &near, task, job.ctx, done);
         }
-        let prepared = folder::prepare(session, &near, &job.task, job.ctx)?;
+        let prepared = folder::prepare(session, &near, task, job.ctx)?;
         log::folder(&format!(
             "{}: {}: {} far, {} near, {} steps planned",
-            job.task.channel,
-            job.task.far,
+            task.channel,
+            task.far,
             prepared.far_listing.messages.len(),
             prepared.near_listing.messages.len(),
             prepared.plan.steps.len()
@@ -175,7 +189,7 @@ fn run_once<'a>(
             session,
             Some(job.pool),
             &near,
-            &job.task,
+            task,
             job.ctx,
             prepared,
             done,

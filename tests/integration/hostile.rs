@@ -828,6 +828,68 @@ fn a_refused_status_only_costs_the_shortcut_and_changes_that_do_not_fit_are_reli
 }
 
 #[test]
+fn a_status_sent_ahead_that_is_refused_or_cut_off_costs_only_the_shortcut() {
+    let mut state = ServerState::new(vec![
+        FakeFolder::with_messages("INBOX", 41, 6),
+        FakeFolder::with_messages("Private", 42, 2),
+    ]);
+    state.capabilities = "IMAP4rev1 AUTH=PLAIN UIDPLUS CONDSTORE".to_string();
+    // The larger folder's STATUS goes out after the others are answered, for its job to
+    // read. In phase 1 the server refuses it; in phase 2 it closes the connection
+    // instead of answering.
+    let inner = condstore_script("none", "none");
+    let script: Script = Box::new(move |req: &Request<'_>, state: &ServerState| {
+        if req.command == "STATUS" && req.args[0].bytes() == b"INBOX" {
+            match state.phase {
+                1 => {
+                    return Reply::Send(
+                        format!("{} NO [UNAVAILABLE] ask later\r\n", req.tag).into_bytes(),
+                    );
+                }
+                2 => return Reply::SendAndClose(b"* BYE going away\r\n".to_vec()),
+                _ => {}
+            }
+        }
+        inner(req, state)
+    });
+    let env = Env::new(state, script);
+    let first = env.sync(0);
+    assert_synced(&first.report, "INBOX", 6);
+    assert_synced(&first.report, "Private", 2);
+    for phase in [1, 2] {
+        let new_body = fake_imap::message_body("INBOX", 90 + phase);
+        {
+            let mut server = env.server.state();
+            server.phase = phase;
+            server
+                .folder_mut("INBOX")
+                .unwrap()
+                .push(&[], new_body.clone());
+        }
+        let before = env.server.log().len();
+        let run = env.sync(0);
+        assert_synced(&run.report, "INBOX", 1);
+        assert_synced(&run.report, "Private", 0);
+        assert_eq!(run.report["totals"]["errors"], 0, "{}", run.report);
+        let log = &env.server.log()[before..];
+        let asked_last = log
+            .iter()
+            .rposition(|e| e.command == "STATUS")
+            .unwrap_or_else(|| panic!("phase {phase}: no STATUS: {log:?}"));
+        assert!(
+            log[asked_last].args.contains("INBOX")
+                && log[..asked_last]
+                    .iter()
+                    .any(|e| e.command == "STATUS" && e.args.contains("Private")),
+            "phase {phase}: INBOX's STATUS not sent last: {log:?}"
+        );
+        let expected = env.server_bodies("INBOX");
+        assert_eq!(env.near_bodies("INBOX"), expected, "phase {phase}");
+        assert!(expected.contains(&new_body), "phase {phase}");
+    }
+}
+
+#[test]
 fn a_refused_store_sent_ahead_fails_the_folder_but_new_mail_still_arrives() {
     let mut state = ServerState::new(vec![FakeFolder::with_messages("INBOX", 31, 4)]);
     state.capabilities = "IMAP4rev1 AUTH=PLAIN UIDPLUS".to_string();

@@ -43,6 +43,21 @@ fn assert_no_folder_selected(trace: &str) {
     );
 }
 
+/// The folder whose STATUS went out after the answers to the other STATUS commands (sent
+/// ahead for its job to read), if any.
+fn status_sent_ahead(trace: &str) -> Option<String> {
+    let lines: Vec<&str> = trace.lines().collect();
+    let first_answer = lines
+        .iter()
+        .position(|l| l.contains(" S: ") && l.contains(" OK Status"))?;
+    lines[first_answer..]
+        .iter()
+        .find_map(|l| l.split_once(" C: ").map(|(_, c)| c))
+        .filter(|c| c.contains(" STATUS "))
+        .and_then(|c| c.split('"').nth(1))
+        .map(str::to_string)
+}
+
 /// Asserts the run asked the server about no folder (neither LIST-STATUS nor STATUS):
 /// every folder it knew had changed on the near side, so it opens them all anyway.
 fn assert_nothing_asked(sent: &[String]) {
@@ -289,6 +304,9 @@ fn a_no_op_right_after_a_first_sync_selects_no_folder() {
     let (report, trace) = traced_sync(&env);
     assert_nothing_planned(&report);
     assert_no_folder_selected(&trace);
+    // The larger folder's STATUS went out last, for its job to read: unchanged, it is
+    // not selected either.
+    assert!(status_sent_ahead(&trace).is_some(), "{trace}");
     // A file renamed now is still seen.
     let inbox = env.near_dir("INBOX");
     let file = near_files(&inbox)
@@ -492,7 +510,7 @@ fn folders_changed_on_the_near_side_are_not_asked_about() {
 }
 
 #[test]
-fn the_largest_changed_folder_starts_on_the_connection_that_listed_the_folders() {
+fn the_largest_changed_folder_is_asked_last_and_starts_on_the_connection_that_listed_the_folders() {
     let env = Env::new(DovecotOptions::default(), "verbatim");
     env.seed(&small_corpus());
     let more: Vec<_> = (0..20)
@@ -523,8 +541,16 @@ fn the_largest_changed_folder_starts_on_the_connection_that_listed_the_folders()
     );
     let statuses = commands.iter().filter(|c| c.starts_with("STATUS ")).count();
     assert_eq!(statuses, 2, "INBOX and Archive: {commands:?}");
-    let listing = connection_of(" STATUS ");
+    // INBOX's STATUS, the slowest after changes, goes out after Archive's is answered;
+    // its job reads the answer on the connection that listed the folders, then selects.
+    assert_eq!(
+        status_sent_ahead(&trace).as_deref(),
+        Some("INBOX"),
+        "{trace}"
+    );
+    let listing = connection_of(" STATUS \"INBOX\"");
     assert!(listing.is_some(), "{trace}");
+    assert_eq!(connection_of(" LIST "), listing, "{trace}");
     assert_eq!(connection_of("SELECT \"INBOX\""), listing, "{trace}");
     env.assert_converged("INBOX");
     env.assert_converged("Archive");
