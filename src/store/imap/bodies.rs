@@ -4,7 +4,7 @@
 //! piece), parsed once, and handed on at once, and the next batch's command is already
 //! on its way while one batch is being written to disk.
 
-use super::responses::{Failure, READ_CHUNK, Responses};
+use super::responses::{Failure, READ_CHUNK, Responses, completion, unasked};
 use super::wire::{self, SharedWire};
 use super::{
     BODY_BATCH_BYTES, FETCHED_MESSAGE_SLACK, FarError, FarSession, LARGE_FETCH, clip, uid_set,
@@ -99,30 +99,10 @@ fn classify(
             .map(|rest| (at, rest))
     });
     if let Some((at, rest)) = completed {
-        let text = String::from_utf8_lossy(rest);
-        let text = text.trim_end();
-        let (status, information) = text.split_once(' ').unwrap_or((text, ""));
-        return match status.to_ascii_uppercase().as_str() {
-            "OK" => Ok(Read::Done(at)),
-            "NO" => Err(Failure::Refused(format!(
-                "No Response: {}",
-                clip(information)
-            ))),
-            "BAD" => Err(Failure::Refused(format!(
-                "Bad Response: {}",
-                clip(information)
-            ))),
-            _ => Err(Failure::Broken(format!(
-                "the server finished {WHAT} with {}",
-                clip(text)
-            ))),
-        };
+        return completion(rest, WHAT).map(|()| Read::Done(at));
     }
     if !response.starts_with(b"* ") {
-        return Err(Failure::Broken(format!(
-            "the server sent {:?} while answering {WHAT}, which mailferry did not ask for (a broken server?)",
-            clip(&String::from_utf8_lossy(response))
-        )));
+        return Err(unasked(response, WHAT));
     }
     // imap-proto still panics on some hostile input: that is a broken answer too.
     let parsed = super::guarded(|| Ok(imap_proto::parser::parse_response(response)));

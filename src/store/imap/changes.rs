@@ -3,7 +3,7 @@
 //! CHANGEDSINCE (with QRESYNC's VANISHED, or a UID SEARCH for expunges) to fetch only
 //! the flags that changed and the messages that are new since the last run.
 
-use super::responses::{Failure, Responses};
+use super::responses::{Failure, Responses, completion, unasked};
 use super::wire;
 use super::{FarError, FarResult, FarSession, LISTED_MESSAGE_BYTES, RESPONSE_BYTES};
 use super::{clip, flags_of, quote_mailbox};
@@ -64,23 +64,24 @@ impl FarSession {
         for ((name, _), answer) in asked.iter().zip(&answers) {
             let status = answer.split(' ').next().unwrap_or("");
             if !answer.is_empty() && !status.eq_ignore_ascii_case("OK") {
-                crate::log::folder(&format!(
-                    "{}: STATUS {name:?} refused ({}); the folder will be selected",
-                    self.endpoint,
-                    clip(answer)
-                ));
+                self.log_status_refused(name, &clip(answer));
             }
         }
         match outcome {
             Ok(data) => parse_statuses(&data, &mut statuses),
-            Err(e) if is_refusal(&e) => crate::log::folder(&format!(
-                "{}: STATUS {last_name:?} refused ({e}); the folder will be selected",
-                self.endpoint
-            )),
+            Err(e) if is_refusal(&e) => self.log_status_refused(last_name, &e.to_string()),
             Err(e) => return Err(self.err("STATUS", e)),
         }
         statuses.retain(|name, _| names.contains(&name.as_str()));
         Ok(statuses)
+    }
+
+    /// A refused STATUS only costs the shortcut: the folder is selected and listed.
+    fn log_status_refused(&self, name: &str, why: &str) {
+        crate::log::folder(&format!(
+            "{}: STATUS {name:?} refused ({why}); the folder will be selected",
+            self.endpoint
+        ));
     }
 
     /// Sends STATUS for `name` without reading the answer, so the server works on it
@@ -156,23 +157,10 @@ impl FarSession {
                 .strip_prefix(tag.as_bytes())
                 .and_then(|rest| rest.strip_prefix(b" "))
             {
-                let text = String::from_utf8_lossy(rest);
-                let text = text.trim_end();
-                let status = text.split(' ').next().unwrap_or("");
-                break match status.to_ascii_uppercase().as_str() {
-                    "OK" => Ok(()),
-                    "NO" | "BAD" => Err(Failure::Refused(clip(text))),
-                    _ => Err(Failure::Broken(format!(
-                        "the server finished STATUS with {}",
-                        clip(text)
-                    ))),
-                };
+                break completion(rest, "STATUS");
             }
             if !response.starts_with(b"* ") {
-                break Err(Failure::Broken(format!(
-                    "the server sent {:?} while answering STATUS, which mailferry did not ask for (a broken server?)",
-                    clip(&String::from_utf8_lossy(&response))
-                )));
+                break Err(unasked(&response, "STATUS"));
             }
             if untagged_status(&response, &mut statuses) {
                 break Err(Failure::Io(io::Error::new(
@@ -192,10 +180,7 @@ impl FarSession {
         match outcome {
             Ok(()) => Ok(statuses.remove(&name)),
             Err(Failure::Refused(text)) => {
-                crate::log::folder(&format!(
-                    "{}: STATUS {name:?} refused ({text}); the folder will be selected",
-                    self.endpoint
-                ));
+                self.log_status_refused(&name, &text);
                 Ok(None)
             }
             Err(Failure::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {

@@ -2,6 +2,7 @@
 //! literal read whole, the rest of the line after it), for the commands mailferry reads
 //! itself instead of through the `imap` crate: body FETCHes and STATUS sent ahead.
 
+use super::clip;
 use super::pipeline::literal_length;
 use super::wire::Wire;
 use std::io;
@@ -101,4 +102,36 @@ impl Responses {
     pub(super) fn leftover(&self) -> &[u8] {
         &self.chunk[self.at..self.end]
     }
+}
+
+/// What a command's tagged completion says, from the text after its tag: OK; NO or BAD,
+/// a refusal (the connection is still in step); anything else, a broken answer. `what`
+/// names the command.
+pub(super) fn completion(after_tag: &[u8], what: &str) -> Result<(), Failure> {
+    let text = String::from_utf8_lossy(after_tag);
+    let text = text.trim_end();
+    let (status, information) = text.split_once(' ').unwrap_or((text, ""));
+    match status.to_ascii_uppercase().as_str() {
+        "OK" => Ok(()),
+        "NO" => Err(Failure::Refused(format!(
+            "No Response: {}",
+            clip(information)
+        ))),
+        "BAD" => Err(Failure::Refused(format!(
+            "Bad Response: {}",
+            clip(information)
+        ))),
+        _ => Err(Failure::Broken(format!(
+            "the server finished {what} with {}",
+            clip(text)
+        ))),
+    }
+}
+
+/// A response that is neither an awaited completion nor untagged data.
+pub(super) fn unasked(response: &[u8], what: &str) -> Failure {
+    Failure::Broken(format!(
+        "the server sent {:?} while answering {what}, which mailferry did not ask for (a broken server?)",
+        clip(&String::from_utf8_lossy(response))
+    ))
 }
