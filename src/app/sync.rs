@@ -594,7 +594,7 @@ fn discover(
     // since the last run. Folders changed on the near side are opened anyway: the server
     // is not asked about them (STATUS costs it as much work as SELECT where it must
     // re-read a folder). The largest folder's STATUS, the slowest to answer after changes,
-    // is sent last and read by its job, so the other folders start meanwhile.
+    // goes last and its job reads the answer, so the other folders start meanwhile.
     let mut watched: Vec<(u64, &FolderTask)> = tasks
         .iter()
         .filter(|t| t.far_exists && !t.remove && known.contains(&t.far))
@@ -613,11 +613,8 @@ fn discover(
         .iter()
         .map(|(_, t)| t.server_name.as_str())
         .collect();
-    let statuses = session.folder_statuses(&asked)?;
-    let ahead = match ahead {
-        Some(name) if session.send_status_ahead(&name)? => Some(name),
-        _ => None,
-    };
+    let (statuses, asked_ahead) = session.folder_statuses(&asked, ahead.as_deref())?;
+    let ahead = ahead.filter(|_| asked_ahead);
     for task in &mut tasks {
         task.far_status = statuses.get(&task.server_name).copied();
         task.status_ahead = ahead.as_ref() == Some(&task.server_name);

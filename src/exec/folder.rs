@@ -47,7 +47,7 @@ pub struct FolderTask {
     pub far_status: Option<FarSnapshot>,
     /// STATUS of this folder was sent ahead on the connection that listed the folders
     /// and not yet read: the job given that connection reads it (see
-    /// [`crate::store::imap::FarSession::send_status_ahead`]).
+    /// [`crate::store::imap::FarSession::folder_statuses`]).
     pub status_ahead: bool,
 }
 

@@ -317,7 +317,7 @@ pub struct FarSession {
     /// Where we are connected, for error messages.
     pub endpoint: String,
     /// A STATUS sent ahead whose answer is still to be read (see
-    /// [`FarSession::send_status_ahead`]): (tag, server name).
+    /// [`FarSession::folder_statuses`]): (tag, server name).
     status_ahead: Option<(String, String)>,
 }
 

@@ -6,9 +6,7 @@
 
 use super::responses::{Failure, READ_CHUNK, Responses, completion, unasked};
 use super::wire::{self, SharedWire};
-use super::{
-    BODY_BATCH_BYTES, FETCHED_MESSAGE_SLACK, FarError, FarSession, LARGE_FETCH, clip, uid_set,
-};
+use super::{BODY_BATCH_BYTES, FETCHED_MESSAGE_SLACK, FarSession, LARGE_FETCH, clip, uid_set};
 use crate::model::FarUid;
 use imap_proto::types::{AttributeValue, Response, Status};
 use std::collections::HashSet;
@@ -260,16 +258,7 @@ impl FarSession {
         if !in_step {
             self.broken = true;
         }
-        let failure = match outcome {
-            Ok(()) => None,
-            Err(Failure::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                Some(self.err(WHAT, imap::Error::ConnectionLost))
-            }
-            Err(Failure::Io(e)) => Some(self.err(WHAT, imap::Error::Io(e))),
-            Err(Failure::Refused(text) | Failure::Broken(text)) => Some(FarError::permanent(
-                format!("{}: {WHAT}: {text}", self.endpoint),
-            )),
-        };
+        let failure = outcome.err().map(|failure| self.failed(WHAT, failure));
         if deliver_failure.is_some() || failure.is_some() {
             // Keep what was delivered before the failure (say, a full disk): made
             // durable and recorded, then the error.

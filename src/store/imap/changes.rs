@@ -6,7 +6,7 @@
 use super::responses::{Failure, Responses, completion, unasked};
 use super::wire;
 use super::{FarError, FarResult, FarSession, LISTED_MESSAGE_BYTES, RESPONSE_BYTES};
-use super::{clip, flags_of, quote_mailbox};
+use super::{flags_of, quote_mailbox};
 use crate::model::{FarChanges, FarMessage, FarSnapshot, FarUid, Gone};
 use imap::types::UnsolicitedResponse;
 use std::collections::HashMap;
@@ -37,86 +37,72 @@ impl FarSession {
     /// does no work for folders not asked about). Not LIST-STATUS, even where offered:
     /// Dovecot answers it by re-reading, one after the other, every Maildir folder changed
     /// since it last looked (0.2-0.4 s on the benchmark's day of changes), where STATUS
-    /// answers from its list index (a few ms). Empty without CONDSTORE (no
-    /// HIGHESTMODSEQ, nothing to compare); a folder the server answers nothing usable
-    /// for is left out (it is then listed in full).
-    pub fn folder_statuses(&mut self, names: &[&str]) -> FarResult<HashMap<String, FarSnapshot>> {
+    /// answers from its list index (a few ms).
+    ///
+    /// `ahead`, the folder likely slowest to answer, is asked last in the same write and
+    /// its answer left unread: the job given this connection reads it with
+    /// [`FarSession::status_ahead`] while other jobs start (Dovecot re-reads a folder
+    /// changed within the last second for STATUS: 0.2-0.35 s for the benchmark's INBOX);
+    /// any other command reads and drops it first. Returns the statuses and whether
+    /// `ahead` was asked. Empty without CONDSTORE (no HIGHESTMODSEQ, nothing to compare);
+    /// a folder the server refuses or answers nothing usable for is left out (it is then
+    /// selected and listed in full).
+    pub fn folder_statuses(
+        &mut self,
+        names: &[&str],
+        ahead: Option<&str>,
+    ) -> FarResult<(HashMap<String, FarSnapshot>, bool)> {
         let mut statuses = HashMap::new();
-        if !self.caps.condstore || names.is_empty() {
-            return Ok(statuses);
+        self.settle_status_ahead();
+        if !self.caps.condstore {
+            return Ok((statuses, false));
         }
-        let items = STATUS_ITEMS;
-        // A refusal (NO or BAD) only costs the shortcut: those folders are selected and
-        // listed as if nothing were known. A broken connection is an error.
-        let mut asked: Vec<(&str, String)> = names
+        if self.broken {
+            return Err(self.err("STATUS", super::out_of_step()));
+        }
+        let asked: Vec<(&str, String)> = names
             .iter()
-            .filter_map(|name| {
-                quote_mailbox(name).map(|quoted| (*name, format!("STATUS {quoted} {items}")))
-            })
+            .filter_map(|name| quote_mailbox(name).map(|quoted| (*name, quoted)))
             .collect();
-        let Some((last_name, last)) = asked.pop() else {
-            return Ok(statuses);
-        };
-        let ahead: Vec<String> = asked.iter().map(|(_, command)| command.clone()).collect();
-        let limit = RESPONSE_BYTES.saturating_mul(names.len() as u64);
-        let (outcome, answers) =
-            self.pipelined(&ahead, limit, |s| s.run_command_and_read_response(last))?;
-        for ((name, _), answer) in asked.iter().zip(&answers) {
-            let status = answer.split(' ').next().unwrap_or("");
-            if !answer.is_empty() && !status.eq_ignore_ascii_case("OK") {
-                self.log_status_refused(name, &clip(answer));
-            }
+        let ahead = ahead.and_then(|name| quote_mailbox(name).map(|quoted| (name, quoted)));
+        if asked.is_empty() && ahead.is_none() {
+            return Ok((statuses, false));
         }
-        match outcome {
-            Ok(data) => parse_statuses(&data, &mut statuses),
-            Err(e) if is_refusal(&e) => self.log_status_refused(last_name, &e.to_string()),
-            Err(e) => return Err(self.err("STATUS", e)),
-        }
-        statuses.retain(|name, _| names.contains(&name.as_str()));
-        Ok(statuses)
-    }
-
-    /// A refused STATUS only costs the shortcut: the folder is selected and listed.
-    fn log_status_refused(&self, name: &str, why: &str) {
-        crate::log::folder(&format!(
-            "{}: STATUS {name:?} refused ({why}); the folder will be selected",
-            self.endpoint
-        ));
-    }
-
-    /// Sends STATUS for `name` without reading the answer, so the server works on it
-    /// while the caller goes on (Dovecot re-reads a folder changed within the last second
-    /// for STATUS: 0.2-0.35 s for the benchmark's INBOX, after a day of changes). The
-    /// answer is read by [`FarSession::status_ahead`], or dropped before the next
-    /// command on this connection. False when nothing was sent (no CONDSTORE, a name
-    /// that cannot be sent, a STATUS already on its way).
-    pub fn send_status_ahead(&mut self, name: &str) -> FarResult<bool> {
-        if !self.caps.condstore || self.broken || self.status_ahead.is_some() {
-            return Ok(false);
-        }
-        let Some(quoted) = quote_mailbox(name) else {
-            return Ok(false);
-        };
+        let mut awaited = Vec::new();
         let sent = {
             let mut wire = wire::lock(&self.wire);
-            let tag = wire.pipeline.fresh_tag();
-            let command = format!("{tag} STATUS {quoted} {STATUS_ITEMS}\r\n");
-            wire.send(command.as_bytes()).map(|()| tag)
-        };
-        match sent {
-            Ok(tag) => {
-                self.status_ahead = Some((tag, name.to_string()));
-                Ok(true)
+            let mut commands = String::new();
+            let mut ask = |name: &str, quoted: &str| {
+                let tag = wire.pipeline.fresh_tag();
+                commands.push_str(&format!("{tag} STATUS {quoted} {STATUS_ITEMS}\r\n"));
+                (tag, name.to_string())
+            };
+            for (name, quoted) in &asked {
+                awaited.push(ask(name, quoted));
             }
+            let ahead = ahead.as_ref().map(|(name, quoted)| ask(name, quoted));
+            wire.send(commands.as_bytes()).map(|()| ahead)
+        };
+        let ahead = match sent {
+            Ok(ahead) => ahead,
             Err(e) => {
                 self.broken = true;
-                Err(self.err("STATUS", imap::Error::Io(e)))
+                return Err(self.err("STATUS", imap::Error::Io(e)));
             }
-        }
+        };
+        self.read_statuses(
+            awaited,
+            ahead.as_ref().map(|(tag, _)| tag.as_str()),
+            &mut statuses,
+        )?;
+        let asked_ahead = ahead.is_some();
+        self.status_ahead = ahead;
+        statuses.retain(|name, _| names.contains(&name.as_str()));
+        Ok((statuses, asked_ahead))
     }
 
-    /// The answer to the STATUS [`FarSession::send_status_ahead`] sent for `name`:
-    /// `None` if none was sent for it, or the server refused it or said nothing usable.
+    /// The answer to the STATUS [`FarSession::folder_statuses`] asked ahead for `name`:
+    /// `None` if none was asked for it, or the server refused it or said nothing usable.
     pub fn status_ahead(&mut self, name: &str) -> FarResult<Option<FarSnapshot>> {
         if self
             .status_ahead
@@ -128,7 +114,7 @@ impl FarSession {
         self.read_status_ahead()
     }
 
-    /// Reads and drops the answer to a STATUS sent ahead, if any, so that the next
+    /// Reads and drops the answer to a STATUS asked ahead, if any, so that the next
     /// command finds the connection in step; a failure leaves it broken.
     pub(super) fn settle_status_ahead(&mut self) {
         if self.status_ahead.is_some() {
@@ -143,55 +129,82 @@ impl FarSession {
         if self.broken {
             return Err(self.err("STATUS", super::out_of_step()));
         }
+        let mut statuses = HashMap::new();
+        self.read_statuses(vec![(tag, name.clone())], None, &mut statuses)?;
+        Ok(statuses.remove(&name))
+    }
+
+    /// Reads the answers to the STATUS commands `awaited` ((tag, server name), sent
+    /// pipelined) into `statuses`, until each is finished; `later` is the tag of a
+    /// command sent after them, which must not finish first. A refusal is logged and
+    /// only leaves that folder out; anything else wrong is an error and leaves the
+    /// connection broken.
+    fn read_statuses(
+        &mut self,
+        mut awaited: Vec<(String, String)>,
+        later: Option<&str>,
+        statuses: &mut HashMap<String, FarSnapshot>,
+    ) -> FarResult<()> {
+        let answers_to = |response: &[u8], tag: &str| {
+            response
+                .strip_prefix(tag.as_bytes())
+                .is_some_and(|rest| rest.starts_with(b" "))
+        };
         let shared = Arc::clone(&self.wire);
         let mut wire = wire::lock(&shared);
-        wire.start(RESPONSE_BYTES);
+        wire.start(RESPONSE_BYTES.saturating_mul(awaited.len() as u64));
         let mut responses = Responses::new(wire.pipeline.take_all_ready());
         let mut response = Vec::new();
-        let mut statuses = HashMap::new();
+        let mut refused = Vec::new();
         let outcome = loop {
+            if awaited.is_empty() {
+                break Ok(());
+            }
             if let Err(e) = responses.next(&mut wire, &mut response) {
                 break Err(e);
             }
-            if let Some(rest) = response
-                .strip_prefix(tag.as_bytes())
-                .and_then(|rest| rest.strip_prefix(b" "))
+            if let Some(at) = awaited
+                .iter()
+                .position(|(tag, _)| answers_to(&response, tag))
             {
-                break completion(rest, "STATUS");
-            }
-            if !response.starts_with(b"* ") {
+                let (tag, name) = awaited.remove(at);
+                match completion(&response[tag.len() + 1..], "STATUS") {
+                    Ok(()) => {}
+                    Err(Failure::Refused(why)) => refused.push((name, why)),
+                    Err(e) => break Err(e),
+                }
+            } else if later.is_some_and(|tag| answers_to(&response, tag)) {
+                break Err(Failure::Broken(
+                    "the server finished a later command before the ones sent ahead of it (a broken server?)".into(),
+                ));
+            } else if !response.starts_with(b"* ") {
                 break Err(unasked(&response, "STATUS"));
-            }
-            if untagged_status(&response, &mut statuses) {
+            } else if untagged_status(&response, statuses) {
                 break Err(Failure::Io(io::Error::new(
                     io::ErrorKind::ConnectionAborted,
                     "the server is closing the connection",
                 )));
             }
         };
-        let in_step = matches!(outcome, Ok(()) | Err(Failure::Refused(_)));
-        if in_step {
+        if outcome.is_ok() {
             wire.pipeline.give_back(responses.leftover());
         }
         drop(wire);
-        if !in_step {
+        for (name, why) in refused {
+            self.log_status_refused(&name, &why);
+        }
+        outcome.map_err(|failure| {
             self.broken = true;
-        }
-        match outcome {
-            Ok(()) => Ok(statuses.remove(&name)),
-            Err(Failure::Refused(text)) => {
-                self.log_status_refused(&name, &text);
-                Ok(None)
-            }
-            Err(Failure::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                Err(self.err("STATUS", imap::Error::ConnectionLost))
-            }
-            Err(Failure::Io(e)) => Err(self.err("STATUS", imap::Error::Io(e))),
-            Err(Failure::Broken(text)) => Err(FarError::permanent(format!(
-                "{}: STATUS: {text}",
-                self.endpoint
-            ))),
-        }
+            self.failed("STATUS", failure)
+        })
+    }
+
+    /// A refused STATUS only costs the shortcut: the folder is selected and listed.
+    fn log_status_refused(&self, name: &str, why: &str) {
+        crate::log::folder(&format!(
+            "{}: STATUS {name:?} refused ({why}); the folder will be selected",
+            self.endpoint
+        ));
     }
 
     /// What changed in the selected folder since `modseq`, for the messages below
@@ -278,11 +291,6 @@ impl FarSession {
         }
         Ok(changes)
     }
-}
-
-/// Whether the server answered NO or BAD (the connection is still in step).
-fn is_refusal(e: &imap::Error) -> bool {
-    matches!(e, imap::Error::No(_) | imap::Error::Bad(_))
 }
 
 /// Takes a STATUS from one untagged response into `statuses`; true if the response is

@@ -2,9 +2,9 @@
 //! literal read whole, the rest of the line after it), for the commands mailferry reads
 //! itself instead of through the `imap` crate: body FETCHes and STATUS sent ahead.
 
-use super::clip;
 use super::pipeline::literal_length;
 use super::wire::Wire;
+use super::{FarError, FarSession, clip};
 use std::io;
 
 /// Bytes asked of the stream per read.
@@ -134,4 +134,19 @@ pub(super) fn unasked(response: &[u8], what: &str) -> Failure {
         "the server sent {:?} while answering {what}, which mailferry did not ask for (a broken server?)",
         clip(&String::from_utf8_lossy(response))
     ))
+}
+
+impl FarSession {
+    /// The error for a failure reading the answer to `what`.
+    pub(super) fn failed(&self, what: &str, failure: Failure) -> FarError {
+        match failure {
+            Failure::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                self.err(what, imap::Error::ConnectionLost)
+            }
+            Failure::Io(e) => self.err(what, imap::Error::Io(e)),
+            Failure::Refused(text) | Failure::Broken(text) => {
+                FarError::permanent(format!("{}: {what}: {text}", self.endpoint))
+            }
+        }
+    }
 }
