@@ -194,6 +194,15 @@ layout = "verbatim"
         bodies
     }
 
+    /// Moves the server to `phase` and gives its INBOX new message `n`; returns its body.
+    fn new_inbox_message(&self, phase: u32, n: u32) -> Vec<u8> {
+        let body = fake_imap::message_body("INBOX", n);
+        let mut server = self.server.state();
+        server.phase = phase;
+        server.folder_mut("INBOX").unwrap().push(&[], body.clone());
+        body
+    }
+
     /// The bodies of a far folder's messages, sorted.
     fn server_bodies(&self, folder: &str) -> Vec<Vec<u8>> {
         let state = self.server.state();
@@ -781,15 +790,7 @@ fn a_refused_status_only_costs_the_shortcut_and_changes_that_do_not_fit_are_reli
     // A new message in INBOX, which the server then leaves out of its list of changes:
     // the rebuilt listing has one message fewer than SELECT's EXISTS, so the folder is
     // listed in full and the message arrives; nothing is deleted anywhere.
-    let new_body = fake_imap::message_body("INBOX", 99);
-    {
-        let mut server = env.server.state();
-        server.phase = 1;
-        server
-            .folder_mut("INBOX")
-            .unwrap()
-            .push(&[], new_body.clone());
-    }
+    let new_body = env.new_inbox_message(1, 99);
     let before = env.server.log().len();
     let second = env.sync(0);
     assert_synced(&second.report, "INBOX", 1);
@@ -857,15 +858,7 @@ fn a_status_sent_ahead_that_is_refused_or_cut_off_costs_only_the_shortcut() {
     assert_synced(&first.report, "INBOX", 6);
     assert_synced(&first.report, "Private", 2);
     for phase in [1, 2] {
-        let new_body = fake_imap::message_body("INBOX", 90 + phase);
-        {
-            let mut server = env.server.state();
-            server.phase = phase;
-            server
-                .folder_mut("INBOX")
-                .unwrap()
-                .push(&[], new_body.clone());
-        }
+        let new_body = env.new_inbox_message(phase, 90 + phase);
         let before = env.server.log().len();
         let run = env.sync(0);
         assert_synced(&run.report, "INBOX", 1);
