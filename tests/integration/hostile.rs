@@ -835,9 +835,8 @@ fn a_status_sent_ahead_that_is_refused_or_cut_off_costs_only_the_shortcut() {
         FakeFolder::with_messages("Private", 42, 2),
     ]);
     state.capabilities = "IMAP4rev1 AUTH=PLAIN UIDPLUS CONDSTORE".to_string();
-    // The larger folder's STATUS goes out after the others are answered, for its job to
-    // read. In phase 1 the server refuses it; in phase 2 it closes the connection
-    // instead of answering.
+    // The larger folder's STATUS goes last, and its job reads the answer. In phase 1 the
+    // server refuses it; in phase 2 it closes the connection instead of answering.
     let inner = condstore_script("none", "none");
     let script: Script = Box::new(move |req: &Request<'_>, state: &ServerState| {
         if req.command == "STATUS" && req.args[0].bytes() == b"INBOX" {
