@@ -293,76 +293,55 @@ impl FarSession {
     }
 }
 
-/// Takes a STATUS from one untagged response into `statuses`; true if the response is
-/// the server's BYE (it is closing the connection). A response that does not parse (or
-/// makes the parser panic) is skipped, as in [`parse_statuses`].
+/// Takes the `* STATUS` in one untagged response into `statuses` when it carries all
+/// four items; true if the response is the server's BYE (it is closing the connection).
+/// Anything else, including a response that does not parse (or makes the parser panic),
+/// is skipped. The response is parsed once.
 fn untagged_status(response: &[u8], statuses: &mut HashMap<String, FarSnapshot>) -> bool {
-    use imap_proto::{Response, Status};
-    let bye = super::guarded(|| {
-        Ok(matches!(
-            imap_proto::parser::parse_response(response),
+    use imap_proto::{MailboxDatum, Response, Status, StatusAttribute};
+    let parsed = super::guarded(|| {
+        Ok(match imap_proto::parser::parse_response(response) {
             Ok((
                 _,
                 Response::Data {
                     status: Status::Bye,
                     ..
+                },
+            )) => Err(()),
+            Ok((_, Response::MailboxData(MailboxDatum::Status { mailbox, status }))) => {
+                let (mut validity, mut next, mut messages, mut modseq) = (None, None, None, None);
+                for item in status {
+                    match item {
+                        StatusAttribute::UidValidity(v) => validity = Some(v),
+                        StatusAttribute::UidNext(v) => next = Some(v),
+                        StatusAttribute::Messages(v) => messages = Some(v),
+                        StatusAttribute::HighestModSeq(v) => modseq = Some(v),
+                        _ => {}
+                    }
                 }
-            ))
-        ))
+                let snapshot = match (validity, next, messages, modseq) {
+                    (Some(uid_validity), Some(uid_next), Some(messages), Some(highest_modseq)) => {
+                        Some(FarSnapshot {
+                            uid_validity,
+                            uid_next,
+                            messages,
+                            highest_modseq,
+                        })
+                    }
+                    _ => None,
+                };
+                Ok(snapshot.map(|snapshot| (mailbox.to_string(), snapshot)))
+            }
+            _ => Ok(None),
+        })
     });
-    if bye.as_ref().is_ok_and(|bye| *bye) {
-        return true;
-    }
-    if bye.is_ok() {
-        let _ = super::guarded(|| {
-            parse_statuses(response, statuses);
-            Ok(())
-        });
-    }
-    false
-}
-
-/// Collects the `* STATUS` answers among `data` (other lines are skipped) that carry all
-/// four items.
-fn parse_statuses(mut data: &[u8], statuses: &mut HashMap<String, FarSnapshot>) {
-    use imap_proto::{MailboxDatum, Response, StatusAttribute};
-    while !data.is_empty() {
-        let Ok((rest, response)) = imap_proto::parser::parse_response(data) else {
-            // Skip a line this parser does not know.
-            match data.iter().position(|b| *b == b'\n') {
-                Some(end) => {
-                    data = &data[end + 1..];
-                    continue;
-                }
-                None => return,
-            }
-        };
-        data = rest;
-        if let Response::MailboxData(MailboxDatum::Status { mailbox, status }) = response {
-            let (mut validity, mut next, mut messages, mut modseq) = (None, None, None, None);
-            for item in status {
-                match item {
-                    StatusAttribute::UidValidity(v) => validity = Some(v),
-                    StatusAttribute::UidNext(v) => next = Some(v),
-                    StatusAttribute::Messages(v) => messages = Some(v),
-                    StatusAttribute::HighestModSeq(v) => modseq = Some(v),
-                    _ => {}
-                }
-            }
-            if let (Some(uid_validity), Some(uid_next), Some(messages), Some(highest_modseq)) =
-                (validity, next, messages, modseq)
-            {
-                statuses.insert(
-                    mailbox.to_string(),
-                    FarSnapshot {
-                        uid_validity,
-                        uid_next,
-                        messages,
-                        highest_modseq,
-                    },
-                );
-            }
+    match parsed {
+        Ok(Err(())) => true,
+        Ok(Ok(Some((mailbox, snapshot)))) => {
+            statuses.insert(mailbox, snapshot);
+            false
         }
+        _ => false,
     }
 }
 
@@ -379,7 +358,9 @@ mod tests {
 * STATUS Other (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 78)\r\n\
 * SOMETHING the parser does not know\r\n";
         let mut statuses = HashMap::new();
-        parse_statuses(data, &mut statuses);
+        for response in data.split_inclusive(|b| *b == b'\n') {
+            assert!(!untagged_status(response, &mut statuses));
+        }
         assert_eq!(statuses.len(), 2, "{statuses:?}");
         assert_eq!(
             statuses["INBOX"],
@@ -391,5 +372,7 @@ mod tests {
             }
         );
         assert_eq!(statuses["Sent Items"].uid_validity, 78);
+        assert!(untagged_status(b"* BYE going away\r\n", &mut statuses));
+        assert_eq!(statuses.len(), 2);
     }
 }
