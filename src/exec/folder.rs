@@ -337,11 +337,10 @@ pub fn execute(
         state.seen_expunge,
         state.last_error.clone(),
     );
-    let near_seen_listing: Vec<(NearId, Flags)> = near_listing
-        .messages
-        .iter()
-        .map(|m| (m.id.clone(), m.flags))
-        .collect();
+    // Sorted by unique name, so the executor finds a message by binary search and the
+    // listing is kept once (no map of copied names beside it).
+    let mut near_messages = near_listing.messages;
+    near_messages.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let outcome = if plan.is_empty() {
         Ok(())
     } else {
@@ -353,11 +352,7 @@ pub fn execute(
             near,
             journal: ctx.state.journal(&task.far)?,
             state: &mut state,
-            near_by_id: near_listing
-                .messages
-                .into_iter()
-                .map(|m| (m.id.clone(), m))
-                .collect(),
+            near_messages: &mut near_messages,
         };
         executor.run(&plan, far_listing.uid_next, done)
     };
@@ -375,7 +370,9 @@ pub fn execute(
                 (settled(times.new, read_at)
                     && settled(times.cur, read_at)
                     && near.dir_times() == Some(times)
-                    && near_agrees(&state, &near_seen_listing))
+                    // The directories did not change during the run, so no rename
+                    // touched the listing: it is still the one read before the run.
+                    && near_agrees(&state, &near_messages))
                 .then_some(times)
             })
             .or_else(|| {
@@ -421,7 +418,8 @@ struct Executor<'a> {
     near: &'a dyn NearStore,
     journal: state::journal::Journal,
     state: &'a mut FolderState,
-    near_by_id: HashMap<NearId, NearMessage>,
+    /// The near listing, sorted by unique name; a rename replaces its entry.
+    near_messages: &'a mut [NearMessage],
 }
 
 impl Executor<'_> {
@@ -432,9 +430,10 @@ impl Executor<'_> {
     }
 
     fn near_message(&self, id: &NearId) -> Result<&NearMessage> {
-        self.near_by_id
-            .get(id)
-            .ok_or_else(|| anyhow!("near message {id} vanished from the listing"))
+        self.near_messages
+            .binary_search_by(|m| m.id.cmp(id))
+            .map(|i| &self.near_messages[i])
+            .map_err(|_| anyhow!("near message {id} vanished from the listing"))
     }
 
     fn run(&mut self, plan: &Plan, uid_next: u32, done: &mut Vec<Step>) -> Result<()> {
@@ -576,7 +575,9 @@ impl Executor<'_> {
                     .with_context(|| format!("cannot change flags of {}", message.file))?;
                 match renamed {
                     Some(renamed) => {
-                        self.near_by_id.insert(near_id.clone(), renamed);
+                        if let Ok(i) = self.near_messages.binary_search_by(|m| m.id.cmp(near_id)) {
+                            self.near_messages[i] = renamed;
+                        }
                     }
                     // Deleted by a mail client meanwhile: the next run deletes the far copy.
                     None => continue,

@@ -6,8 +6,8 @@
 use super::folder::{FolderContext, FolderTask};
 use crate::flags::Flags;
 use crate::model::{
-    FarChanges, FarListing, FarMessage, FarSnapshot, FarUid, Gone, NearId, NearSnapshot,
-    UidValidity,
+    FarChanges, FarListing, FarMessage, FarSnapshot, FarUid, Gone, NearId, NearMessage,
+    NearSnapshot, UidValidity,
 };
 use crate::plan::Step;
 use crate::state::FolderState;
@@ -193,16 +193,13 @@ pub(super) fn far_agrees(
 
 /// Whether the near listing (which this run did not change) holds exactly the paired
 /// near messages, each with its agreed flags.
-pub(super) fn near_agrees(state: &FolderState, listing: &[(NearId, Flags)]) -> bool {
+pub(super) fn near_agrees(state: &FolderState, listing: &[NearMessage]) -> bool {
     let agreed: HashMap<&NearId, Flags> = state
         .pairs
         .values()
         .map(|pairing| (&pairing.near_id, pairing.flags))
         .collect();
-    agreed.len() == listing.len()
-        && listing
-            .iter()
-            .all(|(id, flags)| agreed.get(id) == Some(flags))
+    agreed.len() == listing.len() && listing.iter().all(|m| agreed.get(&m.id) == Some(&m.flags))
 }
 
 /// The near directories' times after a run that changed them (or that began before
@@ -226,13 +223,7 @@ pub(super) fn confirmed_near_times(
 /// Whether the near folder, listed now, holds exactly the paired messages with their
 /// agreed flags.
 fn listing_agrees(near: &dyn NearStore, state: &FolderState) -> std::io::Result<bool> {
-    let listing: Vec<(NearId, Flags)> = near
-        .scan()?
-        .messages
-        .into_iter()
-        .map(|m| (m.id, m.flags))
-        .collect();
-    Ok(near_agrees(state, &listing))
+    Ok(near_agrees(state, &near.scan()?.messages))
 }
 
 #[cfg(test)]

@@ -192,16 +192,21 @@ mod pairs_as_list {
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeMap<FarUid, Pairing>, D::Error> {
-        let list: Vec<(FarUid, NearId, Flags)> = Vec::deserialize(d)?;
-        let mut pairs = BTreeMap::new();
-        for (uid, near_id, flags) in list {
-            if pairs.insert(uid, Pairing { near_id, flags }).is_some() {
-                return Err(serde::de::Error::custom(format!(
-                    "far UID {uid} is paired twice"
-                )));
-            }
+        let mut list: Vec<(FarUid, NearId, Flags)> = Vec::deserialize(d)?;
+        // Saved in UID order, so this sort finds nothing to move.
+        list.sort_by_key(|(uid, _, _)| *uid);
+        if let Some(pair) = list.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(serde::de::Error::custom(format!(
+                "far UID {} is paired twice",
+                pair[0].0
+            )));
         }
-        Ok(pairs)
+        // Built from the sorted list at once, the map's nodes are full; inserted one
+        // by one in order, each would be left about half empty.
+        Ok(list
+            .into_iter()
+            .map(|(uid, near_id, flags)| (uid, Pairing { near_id, flags }))
+            .collect())
     }
 }
 
@@ -264,5 +269,22 @@ mod tests {
         assert_eq!(back, state);
         let doubled = text.replace(r#"[3,"x.y","FS"]"#, r#"[3,"x.y","FS"],[3,"z","S"]"#);
         assert!(serde_json::from_str::<FolderState>(&doubled).is_err());
+        // Out of UID order (an older or hand-edited file): read all the same, and a
+        // UID paired twice is caught even when the two are not next to each other.
+        let unordered = text.replace(r#"[3,"x.y","FS"]"#, r#"[9,"z","S"],[3,"x.y","FS"]"#);
+        let back: FolderState = serde_json::from_str(&unordered).unwrap();
+        assert_eq!(
+            back.pairs.keys().copied().collect::<Vec<_>>(),
+            [FarUid(3), FarUid(9)]
+        );
+        let apart = text.replace(
+            r#"[3,"x.y","FS"]"#,
+            r#"[9,"z","S"],[3,"x.y","FS"],[9,"w","S"]"#,
+        );
+        let err = serde_json::from_str::<FolderState>(&apart).unwrap_err();
+        assert!(
+            err.to_string().contains("far UID 9 is paired twice"),
+            "{err}"
+        );
     }
 }
