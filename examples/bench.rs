@@ -36,6 +36,8 @@ mod corpus;
 mod delay;
 #[path = "bench/seed.rs"]
 mod seed;
+#[path = "bench/server_cpu.rs"]
+mod server_cpu;
 #[path = "bench/tools.rs"]
 mod tools;
 #[path = "bench/view.rs"]
@@ -395,7 +397,9 @@ impl Ctx<'_> {
         prepare(tool, &self.sides[ti])
             .with_context(|| format!("preparing {} for {label}", tool.name()))?;
         tools::settle(self.settle);
-        let m = tool.run(label)?;
+        let watch = server_cpu::start(self.server)?;
+        let mut m = tool.run(label)?;
+        m.server_cpu = watch.finish()?;
         let far = view::far_view(self.server, &tool.user)?;
         let what = format!("after {}'s {label}", tool.name());
         view::check(&format!("{what}: the server"), &far, expected)?;
@@ -403,10 +407,11 @@ impl Ctx<'_> {
         view::check(&format!("{what}: the maildir"), &near, expected)?;
         self.sides[ti] = Sides { far, near };
         eprintln!(
-            "bench: {:<9} {label:<12} wall {:>7.2} s  cpu {:>7.2} s  rss {:>7.1} MiB  (checked)",
+            "bench: {:<9} {label:<12} wall {:>7.2} s  cpu {:>7.2} s  server cpu {:>7.2} s  rss {:>7.1} MiB  (checked)",
             tool.name(),
             m.wall,
             m.cpu,
+            m.server_cpu,
             m.rss_kb as f64 / 1024.0
         );
         Ok(m)
@@ -533,9 +538,10 @@ fn report(header: &str, results: &Results) -> String {
             out,
             "\n\n| median | mailferry | mbsync | mailferry/mbsync |\n|---|---:|---:|---:|"
         );
-        let metrics: [Metric; 3] = [
+        let metrics: [Metric; 4] = [
             ("wall (s)", |m| m.wall, 2),
             ("CPU user+sys (s)", |m| m.cpu, 2),
+            ("Dovecot's CPU for the run (s)", |m| m.server_cpu, 2),
             ("peak RSS (MiB)", |m| m.rss_kb as f64 / 1024.0, 1),
         ];
         for (name, get, digits) in metrics {

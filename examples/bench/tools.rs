@@ -34,6 +34,9 @@ pub struct Measure {
     pub wall: f64,
     pub cpu: f64,
     pub rss_kb: u64,
+    /// Seconds of processor time the server spent on the run (filled in by the caller,
+    /// which watches the server).
+    pub server_cpu: f64,
 }
 
 impl Tool {
@@ -185,7 +188,12 @@ SyncState *
             .with_context(|| format!("reading {}", time_out.display()))?;
         let (cpu, rss_kb) = parse_time(&text)
             .with_context(|| format!("parsing /usr/bin/time -v output:\n{text}"))?;
-        Ok(Measure { wall, cpu, rss_kb })
+        Ok(Measure {
+            wall,
+            cpu,
+            rss_kb,
+            server_cpu: 0.0,
+        })
     }
 }
 
