@@ -9,14 +9,15 @@
 //! tool, and gives each tool its own maildir and state. Then, for each scenario (initial
 //! sync into an empty maildir, no-op re-sync, re-sync after a day of server changes,
 //! re-sync after a day of local changes) and each of `--runs` repetitions, it runs the two
-//! tools in alternation (the order flips every repetition), each under `/usr/bin/time -v`,
+//! tools in alternation (the order flips every repetition), each under `/usr/bin/time -v`
+//! (and with Dovecot's own processor time for the run measured, `bench/server_cpu.rs`),
 //! and after every run checks both sides of that tool against the model of what they must
 //! hold (content key and flags of every message, folder by folder): a run that skipped,
 //! lost, duplicated or mis-flagged mail fails the benchmark (exit 1) naming what differs.
 //! After each repetition of the initial sync it also times `cp -r` of mailferry's fresh
 //! maildir followed by `sync`: the floor for writing that mail durably.
-//! Finally it prints a table per scenario: medians of wall time, user+system CPU and peak
-//! RSS for each tool, and mailferry/mbsync ratios. `--rtt-ms N` puts a delay proxy
+//! Finally it prints a table per scenario: medians of wall time, user+system CPU, Dovecot's
+//! CPU for the run and peak RSS for each tool, and mailferry/mbsync ratios. `--rtt-ms N` puts a delay proxy
 //! (N/2 ms each way, per chunk, so pipelining still pays) between each tool and the server.
 
 #[allow(dead_code)] // the benchmark uses only part of the test harness
