@@ -17,8 +17,9 @@
 //! After each repetition of the initial sync it also times `cp -r` of mailferry's fresh
 //! maildir followed by `sync`: the floor for writing that mail durably.
 //! Finally it prints a table per scenario: medians of wall time, user+system CPU, Dovecot's
-//! CPU for the run and peak RSS for each tool, and mailferry/mbsync ratios. `--rtt-ms N` puts a delay proxy
-//! (N/2 ms each way, per chunk, so pipelining still pays) between each tool and the server.
+//! CPU for the run and peak RSS for each tool, and mailferry/mbsync ratios. `--rtt-ms N`
+//! puts a delay proxy (N/2 ms each way, per chunk, so pipelining still pays) between each
+//! tool and the server.
 
 #[allow(dead_code)] // the benchmark uses only part of the test harness
 #[path = "../tests/support/compare.rs"]

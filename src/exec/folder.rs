@@ -429,11 +429,15 @@ impl Executor<'_> {
         Ok(())
     }
 
-    fn near_message(&self, id: &NearId) -> Result<&NearMessage> {
+    /// Where the near message `id` is in the sorted listing.
+    fn near_index(&self, id: &NearId) -> Result<usize> {
         self.near_messages
             .binary_search_by(|m| m.id.cmp(id))
-            .map(|i| &self.near_messages[i])
             .map_err(|_| anyhow!("near message {id} vanished from the listing"))
+    }
+
+    fn near_message(&self, id: &NearId) -> Result<&NearMessage> {
+        Ok(&self.near_messages[self.near_index(id)?])
     }
 
     fn run(&mut self, plan: &Plan, uid_next: u32, done: &mut Vec<Step>) -> Result<()> {
@@ -568,17 +572,14 @@ impl Executor<'_> {
                 continue;
             };
             if let Some(change) = near {
-                let message = self.near_message(near_id)?.clone();
+                let at = self.near_index(near_id)?;
+                let message = &self.near_messages[at];
                 let renamed = self
                     .near
-                    .change_flags(&message, change.add, change.remove)
+                    .change_flags(message, change.add, change.remove)
                     .with_context(|| format!("cannot change flags of {}", message.file))?;
                 match renamed {
-                    Some(renamed) => {
-                        if let Ok(i) = self.near_messages.binary_search_by(|m| m.id.cmp(near_id)) {
-                            self.near_messages[i] = renamed;
-                        }
-                    }
+                    Some(renamed) => self.near_messages[at] = renamed,
                     // Deleted by a mail client meanwhile: the next run deletes the far copy.
                     None => continue,
                 }
