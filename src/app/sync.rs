@@ -118,12 +118,7 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
     let mut locks: Vec<ChannelLock> = Vec::new();
     let mut lock_busy = false;
     let mut reports: BTreeMap<String, Vec<FolderReport>> = BTreeMap::new();
-    let mut contexts: Vec<(
-        &Channel,
-        Option<BTreeSet<String>>,
-        ChannelStateDir,
-        PlanOptions,
-    )> = Vec::new();
+    let mut contexts: Vec<ChannelContext<'_>> = Vec::new();
     for (channel, folders) in channels {
         // A dry run takes no lock: it writes nothing.
         if !request.dry_run {
@@ -168,10 +163,111 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
             report_actions: request.report_actions,
         })
         .collect();
+    std::thread::scope(|scope| {
+        open_helpers_early(scope, &pools, &contexts);
+        run_channels(
+            request,
+            config,
+            &pools,
+            &contexts,
+            &folder_contexts,
+            &mut reports,
+        );
+    });
+    if !request.dry_run {
+        note_runs(&contexts, &reports);
+    }
+    for pool in pools.values() {
+        pool.close();
+    }
+    drop(locks);
+    let report = Report::new(
+        request.dry_run,
+        reports
+            .into_iter()
+            .map(|(channel, folders)| ChannelReport { channel, folders })
+            .collect(),
+    );
+    Ok(SyncOutcome { report, lock_busy })
+}
+
+/// A channel with what this run does to it: the folders asked for (all when `None`), its
+/// state directory and the plan's options.
+type ChannelContext<'c> = (
+    &'c Channel,
+    Option<BTreeSet<String>>,
+    ChannelStateDir,
+    PlanOptions,
+);
+
+/// When folders changed on the near side since the last run (a local look, before any
+/// connection), their jobs will need the account's other connections: they are opened
+/// now, alongside the one that lists the folders, instead of once the listing is done
+/// (a login is several round trips). At most one fewer than the folders to work on, and
+/// within the account's limit; a connection that fails to open here is simply not there
+/// (the job that needs one opens it and reports what goes wrong).
+fn open_helpers_early<'s, 'p: 's>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    pools: &'p HashMap<&str, AccountPool>,
+    contexts: &[ChannelContext<'_>],
+) {
+    let mut changed: HashMap<&str, usize> = HashMap::new();
+    for (channel, folders, state_dir, _) in contexts {
+        *changed.entry(channel.account.as_str()).or_default() +=
+            folders_changed_near(channel, state_dir, folders.as_ref());
+    }
+    for (account, changed) in changed {
+        let Some(pool) = pools.get(account) else {
+            continue;
+        };
+        let helpers = changed
+            .min(pool.account.connections.max(1))
+            .saturating_sub(1);
+        for _ in 0..helpers {
+            scope.spawn(move || drop(pool.try_lease()));
+        }
+    }
+}
+
+/// How many of the channel's folders (of those asked for, with a state) changed on the
+/// near side since the run that saved their state.
+fn folders_changed_near(
+    channel: &Channel,
+    state_dir: &ChannelStateDir,
+    only: Option<&BTreeSet<String>>,
+) -> usize {
+    let Ok(known) = state_dir.folders() else {
+        return 0;
+    };
+    known
+        .iter()
+        .filter(|display| {
+            channel.patterns.matches(display) && only.is_none_or(|only| only.contains(*display))
+        })
+        .filter(|display| {
+            mapping::near_rel_path(display, channel.layout, channel.folder_names).is_ok_and(|rel| {
+                snapshot::near_changed_since_saved(
+                    &MaildirFolder::new(channel.maildir.join(rel)),
+                    state_dir.saved_at(display),
+                )
+            })
+        })
+        .count()
+}
+
+/// Lists each channel's folders and runs their jobs, adding the reports to `reports`.
+fn run_channels(
+    request: &SyncRequest,
+    config: &Config,
+    pools: &HashMap<&str, AccountPool>,
+    contexts: &[ChannelContext<'_>],
+    folder_contexts: &[FolderContext<'_>],
+    reports: &mut BTreeMap<String, Vec<FolderReport>>,
+) {
     let mut jobs = Vec::new();
     let mut listing_leases = Vec::new();
     for (at, ((channel, folders, state_dir, _), ctx)) in
-        contexts.iter().zip(&folder_contexts).enumerate()
+        contexts.iter().zip(folder_contexts).enumerate()
     {
         let Some(pool) = pools.get(channel.account.as_str()) else {
             continue;
@@ -246,21 +342,6 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
     for (channel, report) in run_jobs(jobs, threads) {
         reports.entry(channel).or_default().push(report);
     }
-    if !request.dry_run {
-        note_runs(&contexts, &reports);
-    }
-    for pool in pools.values() {
-        pool.close();
-    }
-    drop(locks);
-    let report = Report::new(
-        request.dry_run,
-        reports
-            .into_iter()
-            .map(|(channel, folders)| ChannelReport { channel, folders })
-            .collect(),
-    );
-    Ok(SyncOutcome { report, lock_busy })
 }
 
 /// Notes per channel which folders this run finished, for `status` (a folder where
@@ -620,4 +701,61 @@ fn discover(
         task.status_ahead = ahead.as_ref() == Some(&task.server_name);
     }
     Ok((tasks, reports))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::FolderState;
+    use std::fs;
+    use std::time::{Duration, SystemTime};
+
+    fn set_time(path: &std::path::Path, ago: Duration) {
+        fs::File::open(path)
+            .unwrap()
+            .set_modified(SystemTime::now() - ago)
+            .unwrap();
+    }
+
+    #[test]
+    fn folders_changed_near_counts_the_known_folders_whose_directories_are_newer_than_their_state()
+    {
+        let tmp = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[general]\nstate_dir = \"{state}\"\n\n[account.a]\nhost = \"localhost\"\nuser = \"u\"\npassword = \"p\"\n\n[channel.c]\naccount = \"a\"\nmaildir = \"{mail}\"\nfolders = [\"*\"]\n",
+            state = tmp.path().join("state").display(),
+            mail = tmp.path().join("Mail").display(),
+        );
+        let config = crate::config::parse(&text, &tmp.path().join("config.toml")).unwrap();
+        let channel = &config.channels["c"];
+        let state_dir = ChannelStateDir::new(&config.general.state_dir, &channel.name);
+        state_dir.create().unwrap();
+        let folders = ["Archive", "Sent", "Work"];
+        for folder in folders {
+            let near =
+                mapping::near_rel_path(folder, channel.layout, channel.folder_names).unwrap();
+            for sub in ["cur", "new", "tmp"] {
+                let dir = channel.maildir.join(&near).join(sub);
+                fs::create_dir_all(&dir).unwrap();
+                set_time(&dir, Duration::from_secs(120));
+            }
+            state_dir.save(&FolderState::new(folder, folder)).unwrap();
+            set_time(
+                &state_dir.dir().join(format!("{folder}.state")),
+                Duration::from_secs(60),
+            );
+        }
+        assert_eq!(folders_changed_near(channel, &state_dir, None), 0);
+        // A message delivered to Archive since its state was saved.
+        fs::write(channel.maildir.join("Archive/new/1.M1P1.host"), "x").unwrap();
+        assert_eq!(folders_changed_near(channel, &state_dir, None), 1);
+        let only_work = BTreeSet::from(["Work".to_string()]);
+        assert_eq!(
+            folders_changed_near(channel, &state_dir, Some(&only_work)),
+            0
+        );
+        // A folder never synced has no state to compare with: not counted.
+        fs::create_dir_all(channel.maildir.join("New/cur")).unwrap();
+        assert_eq!(folders_changed_near(channel, &state_dir, None), 1);
+    }
 }
