@@ -241,9 +241,7 @@ fn folders_changed_near(
     };
     known
         .iter()
-        .filter(|display| {
-            channel.patterns.matches(display) && only.is_none_or(|only| only.contains(*display))
-        })
+        .filter(|display| wanted(channel, only, display))
         .filter(|display| {
             mapping::near_rel_path(display, channel.layout, channel.folder_names).is_ok_and(|rel| {
                 snapshot::near_changed_since_saved(
@@ -253,6 +251,12 @@ fn folders_changed_near(
             })
         })
         .count()
+}
+
+/// Whether this run syncs the channel's folder `display`: its patterns match, and it is
+/// among the folders asked for, if any were.
+fn wanted(channel: &Channel, only: Option<&BTreeSet<String>>, display: &str) -> bool {
+    channel.patterns.matches(display) && only.is_none_or(|only| only.contains(display))
 }
 
 /// Lists each channel's folders and runs their jobs, adding the reports to `reports`.
@@ -561,9 +565,7 @@ fn discover(
     request: &SyncRequest,
     may_send_ahead: bool,
 ) -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>)> {
-    let wanted = |display: &str| {
-        channel.patterns.matches(display) && only.is_none_or(|only| only.contains(display))
-    };
+    let wanted = |display: &str| wanted(channel, only, display);
     let mut listing = list_folder_names(session, channel, state_dir, &wanted)?;
     let mut reports = std::mem::take(&mut listing.refused);
     let (far, near, known, delimiter) = (
