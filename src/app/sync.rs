@@ -676,8 +676,8 @@ fn discover(
     // One round trip (a STATUS per folder, pipelined) tells which far folders changed
     // since the last run. Folders changed on the near side are opened anyway: the server
     // is not asked about them (STATUS costs it as much work as SELECT where it must
-    // re-read a folder). The largest folder's STATUS, the slowest to answer after changes,
-    // goes last and its job reads the answer, so the other folders start meanwhile.
+    // re-read a folder). The largest folder's STATUS, likely the slowest to answer after
+    // changes, goes last and its job reads the answer, so the other folders start meanwhile.
     let mut watched: Vec<(u64, &FolderTask)> = tasks
         .iter()
         .filter(|t| t.far_exists && !t.remove && known.contains(&t.far))

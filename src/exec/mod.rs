@@ -127,17 +127,12 @@ fn run_once<'a>(
     // The folder's STATUS sent ahead on the listing connection, read now (a retry, on
     // another connection, goes without it and lists the folder).
     let task = match lease.as_mut() {
-        Some(lease) if job.task.status_ahead => {
-            match lease.session().status_ahead(&job.task.server_name) {
-                Ok(far_status) => Cow::Owned(FolderTask {
-                    far_status,
-                    status_ahead: false,
-                    ..job.task.clone()
-                }),
-                // A connection the failure left out of step is not lent again.
-                Err(e) => return Err(e.into()),
-            }
-        }
+        // A failure leaves the connection out of step: it is not lent again.
+        Some(lease) if job.task.status_ahead => Cow::Owned(FolderTask {
+            far_status: lease.session().status_ahead(&job.task.server_name)?,
+            status_ahead: false,
+            ..job.task.clone()
+        }),
         _ => Cow::Borrowed(&job.task),
     };
     let task = task.as_ref();

@@ -541,7 +541,7 @@ fn the_largest_changed_folder_is_asked_last_and_starts_on_the_connection_that_li
     );
     let statuses = commands.iter().filter(|c| c.starts_with("STATUS ")).count();
     assert_eq!(statuses, 2, "INBOX and Archive: {commands:?}");
-    // INBOX's STATUS, the slowest after changes, goes out last; its job reads the answer
+    // INBOX's STATUS, the largest folder's, goes out last; its job reads the answer
     // on the connection that listed the folders, then selects.
     assert_eq!(
         last_status_asked(&trace).as_deref(),

@@ -220,13 +220,13 @@ impl Dovecot {
         }
     }
 
-    /// Port of the plain listener (STARTTLS offered; plaintext LOGIN allowed).
     /// The process id of Dovecot's master process: every imap and imap-login process is
     /// its child, and the CPU time of those that ended is added to its children's times.
     pub fn master_pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// Port of the plain listener (STARTTLS offered; plaintext LOGIN allowed).
     pub fn imap_port(&self) -> u16 {
         self.imap_port
     }

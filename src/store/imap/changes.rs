@@ -36,14 +36,13 @@ impl FarSession {
     /// server name, in one round trip: one STATUS per folder, pipelined (so the server
     /// does no work for folders not asked about). Not LIST-STATUS, even where offered:
     /// Dovecot answers it by re-reading, one after the other, every Maildir folder changed
-    /// since it last looked (0.2-0.4 s on the benchmark's day of changes), where STATUS
-    /// answers from its list index (a few ms).
+    /// since it last looked, where it answers STATUS from its list index for most folders.
     ///
-    /// `ahead`, the folder likely slowest to answer, is asked last in the same write and
-    /// its answer left unread: the job given this connection reads it with
-    /// [`FarSession::status_ahead`] while other jobs start (Dovecot re-reads a folder
-    /// changed within the last second for STATUS: 0.2-0.35 s for the benchmark's INBOX);
-    /// any other command reads and drops it first. Returns the statuses and whether
+    /// `ahead`, the largest folder and so likely the slowest to answer (Dovecot may
+    /// re-read a folder that changed lately to answer STATUS), is asked last in the same
+    /// write and its answer left unread: the job given this connection reads it with
+    /// [`FarSession::status_ahead`] while other jobs start; any other command reads and
+    /// drops it first. Returns the statuses and whether
     /// `ahead` was asked. Empty without CONDSTORE (no HIGHESTMODSEQ, nothing to compare);
     /// a folder the server refuses or answers nothing usable for is left out (it is then
     /// selected and listed in full).
