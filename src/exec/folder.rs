@@ -95,79 +95,30 @@ pub fn prepare(
             None => {}
         }
     }
-    // The snapshot the state holds of the far folder, if it can stand for a listing.
-    let seen = usable_far_snapshot(&state);
-    let near_exists = near.exists();
-    let near_before = if near_exists {
-        let read_at = SystemTime::now();
-        near.dir_times().map(|times| (times, read_at))
+    // The near folder is listed (its times, then its files) while the far folder is
+    // selected and listed: the scan's disk and processor time overlaps the server's.
+    let mut far = None;
+    let mut select_and_list = || far = Some(list_far(session, task, ctx, &state));
+    let (near_before, scan) = if near.exists() {
+        let (times, scan) = near.list_alongside(&mut select_and_list);
+        (times, Some(scan))
     } else {
-        None
+        select_and_list();
+        (None, None)
     };
-    let far_will_exist = task.far_exists || (task.create == Some(CreatedOn::Far) && !ctx.dry_run);
-    let mut far_now = None;
-    let far_listing = if far_will_exist {
-        let selected = session.select(&task.server_name, ctx.dry_run)?;
-        selected.check_not_behind(state.uid_validity, state.pairs.keys().next_back().copied())?;
-        far_now =
-            selected
-                .highest_modseq
-                .zip(selected.uid_next)
-                .map(|(highest_modseq, uid_next)| FarSnapshot {
-                    uid_validity: selected.uid_validity.0,
-                    uid_next,
-                    messages: selected.exists,
-                    highest_modseq,
-                });
-        let incremental = match (seen, far_now) {
-            (Some(seen), Some(now)) if now.uid_validity == seen.uid_validity => {
-                let changes = if now == seen {
-                    FarChanges::default()
-                } else {
-                    session.changes_since(seen.highest_modseq, seen.uid_next, selected.exists)?
-                };
-                let listing = listing_from_changes(&state, &seen, changes, selected.exists);
-                if listing.is_none() {
-                    log::folder(&format!(
-                        "{}: {}: the server's changes do not fit the state; listing the folder in full",
-                        task.channel, task.far
-                    ));
-                }
-                listing
+    // A far error first: it may be worth a retry on a fresh connection.
+    let (far_listing, far_now) = far.ok_or_else(|| anyhow!("the far folder was not listed"))??;
+    let near_listing = match scan {
+        Some(scan) => {
+            let scan = scan.with_context(|| format!("cannot scan {}", task.near_dir.display()))?;
+            for warning in scan.warnings {
+                log::warn(&format!("{}: {}: {warning}", task.channel, task.far));
             }
-            _ => None,
-        };
-        let messages = match incremental {
-            Some(messages) => messages,
-            None => session.list_messages(selected.exists)?,
-        };
-        let max_uid = messages.last().map_or(0, |m| m.uid.0);
-        FarListing {
-            uid_validity: selected.uid_validity,
-            uid_next: selected.uid_next.unwrap_or(max_uid.saturating_add(1)),
-            messages,
+            NearListing {
+                messages: scan.messages,
+            }
         }
-    } else {
-        // A dry run of a folder still to be created: empty, with a UIDVALIDITY no state
-        // can hold, as the real run will see a new one.
-        FarListing {
-            uid_validity: UidValidity(0),
-            uid_next: 1,
-            messages: Vec::new(),
-        }
-    };
-    let near_listing = if near_exists {
-        let scan = near
-            .scan()
-            .with_context(|| format!("cannot scan {}", task.near_dir.display()))?;
-        for warning in scan.warnings {
-            log::warn(&format!("{}: {}: {warning}", task.channel, task.far));
-        }
-        NearListing {
-            messages: scan.messages,
-        }
-    } else {
-        NearListing::default()
+        None => NearListing::default(),
     };
 
     let mut keys = Keys::default();
@@ -203,6 +154,72 @@ pub fn prepare(
         far_now,
         near_before,
     })
+}
+
+/// Selects and lists the far folder: from the changes since the state's snapshot where
+/// it can stand for a listing, else in full. Also the folder as SELECT described it.
+fn list_far(
+    session: &mut dyn FarStore,
+    task: &FolderTask,
+    ctx: &FolderContext,
+    state: &FolderState,
+) -> Result<(FarListing, Option<FarSnapshot>)> {
+    // The snapshot the state holds of the far folder, if it can stand for a listing.
+    let seen = usable_far_snapshot(state);
+    let far_will_exist = task.far_exists || (task.create == Some(CreatedOn::Far) && !ctx.dry_run);
+    if !far_will_exist {
+        // A dry run of a folder still to be created: empty, with a UIDVALIDITY no state
+        // can hold, as the real run will see a new one.
+        let empty = FarListing {
+            uid_validity: UidValidity(0),
+            uid_next: 1,
+            messages: Vec::new(),
+        };
+        return Ok((empty, None));
+    }
+    let selected = session.select(&task.server_name, ctx.dry_run)?;
+    selected.check_not_behind(state.uid_validity, state.pairs.keys().next_back().copied())?;
+    let far_now =
+        selected
+            .highest_modseq
+            .zip(selected.uid_next)
+            .map(|(highest_modseq, uid_next)| FarSnapshot {
+                uid_validity: selected.uid_validity.0,
+                uid_next,
+                messages: selected.exists,
+                highest_modseq,
+            });
+    {
+        let incremental = match (seen, far_now) {
+            (Some(seen), Some(now)) if now.uid_validity == seen.uid_validity => {
+                let changes = if now == seen {
+                    FarChanges::default()
+                } else {
+                    session.changes_since(seen.highest_modseq, seen.uid_next, selected.exists)?
+                };
+                let listing = listing_from_changes(state, &seen, changes, selected.exists);
+                if listing.is_none() {
+                    log::folder(&format!(
+                        "{}: {}: the server's changes do not fit the state; listing the folder in full",
+                        task.channel, task.far
+                    ));
+                }
+                listing
+            }
+            _ => None,
+        };
+        let messages = match incremental {
+            Some(messages) => messages,
+            None => session.list_messages(selected.exists)?,
+        };
+        let max_uid = messages.last().map_or(0, |m| m.uid.0);
+        let listing = FarListing {
+            uid_validity: selected.uid_validity,
+            uid_next: selected.uid_next.unwrap_or(max_uid.saturating_add(1)),
+            messages,
+        };
+        Ok((listing, far_now))
+    }
 }
 
 /// Deletes the remaining side of a folder deleted on the other side (`remove`). Refused

@@ -3,7 +3,7 @@
 use crate::flags::Flags;
 use crate::model::{NearId, NearMessage, NearSnapshot, PairKey};
 use crate::store::maildir::{MaildirFolder, Scan};
-use crate::store::traits::NearStore;
+use crate::store::traits::{NearStore, timed_dir_times};
 use std::io;
 use std::path::Path;
 use std::time::SystemTime;
@@ -31,6 +31,31 @@ impl NearStore for MaildirFolder {
 
     fn scan(&self) -> io::Result<Scan> {
         MaildirFolder::scan(self)
+    }
+
+    /// The listing runs on a thread of its own while `meanwhile` runs here (one after
+    /// the other if no thread can be started).
+    fn list_alongside(
+        &self,
+        meanwhile: &mut dyn FnMut(),
+    ) -> (Option<(NearSnapshot, SystemTime)>, io::Result<Scan>) {
+        std::thread::scope(|scope| {
+            let list = || (timed_dir_times(self), MaildirFolder::scan(self));
+            match std::thread::Builder::new().spawn_scoped(scope, list) {
+                Ok(listing) => {
+                    meanwhile();
+                    listing.join().unwrap_or_else(|_| {
+                        let failed = io::Error::other("the listing of the folder failed");
+                        (None, Err(failed))
+                    })
+                }
+                Err(_) => {
+                    let times = timed_dir_times(self);
+                    meanwhile();
+                    (times, MaildirFolder::scan(self))
+                }
+            }
+        })
     }
 
     fn pair_key(&self, msg: &NearMessage) -> io::Result<Option<PairKey>> {
@@ -76,5 +101,37 @@ impl NearStore for MaildirFolder {
 
     fn remove_if_empty(&self) -> io::Result<bool> {
         MaildirFolder::remove_if_empty(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_alongside_runs_the_other_work_once_and_lists_as_scan_does() {
+        let tmp = tempfile::tempdir().unwrap();
+        let folder = MaildirFolder::new(tmp.path().join("INBOX"));
+        folder.create().unwrap();
+        for flags in [Flags::EMPTY, Flags::SEEN] {
+            folder
+                .deliver(
+                    &MaildirFolder::fresh_id(),
+                    b"Subject: x\r\n\r\nbody\r\n",
+                    flags,
+                )
+                .unwrap();
+        }
+        folder.sync_dirs().unwrap();
+        let before = std::time::SystemTime::now();
+        let mut calls = 0;
+        let (times, scan) = NearStore::list_alongside(&folder, &mut || calls += 1);
+        assert_eq!(calls, 1);
+        let (times, read_at) = times.unwrap();
+        assert_eq!(Some(times), folder.dir_times());
+        assert!(read_at >= before);
+        let listed = scan.unwrap().messages;
+        assert_eq!(listed, folder.scan().unwrap().messages);
+        assert_eq!(listed.len(), 2);
     }
 }

@@ -112,6 +112,19 @@ pub trait NearStore {
     /// The folder's messages, sorted by id, and what was skipped and why.
     fn scan(&self) -> io::Result<Scan>;
 
+    /// Lists the folder while `meanwhile` runs: its directory times (and when they were
+    /// read), then [`NearStore::scan`], which starts after the times were read. Here one
+    /// after the other, the times before `meanwhile`; a store that can be read from
+    /// another thread overlaps the two.
+    fn list_alongside(
+        &self,
+        meanwhile: &mut dyn FnMut(),
+    ) -> (Option<(NearSnapshot, SystemTime)>, io::Result<Scan>) {
+        let times = timed_dir_times(self);
+        meanwhile();
+        (times, self.scan())
+    }
+
     /// The pairing key of a message, from its header; `None` when it is gone.
     fn pair_key(&self, msg: &NearMessage) -> io::Result<Option<PairKey>>;
 
@@ -148,4 +161,10 @@ pub trait NearStore {
 
     /// Removes the folder when it holds no message; `false` (nothing removed) otherwise.
     fn remove_if_empty(&self) -> io::Result<bool>;
+}
+
+/// The directory times of `near` and the time they were read (taken just before).
+pub fn timed_dir_times<N: NearStore + ?Sized>(near: &N) -> Option<(NearSnapshot, SystemTime)> {
+    let read_at = SystemTime::now();
+    near.dir_times().map(|times| (times, read_at))
 }
