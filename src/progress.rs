@@ -94,6 +94,13 @@ impl Drop for Guard {
     }
 }
 
+/// Adds `folders` folder jobs to the overall bar, as they become known.
+pub fn more_folders(folders: u64) {
+    if let Some(bars) = current_bars() {
+        bars.overall.inc_length(folders);
+    }
+}
+
 /// Prints a log line on stderr: above the bars while they are drawn.
 pub fn emit(line: &str) {
     match current_bars() {

@@ -259,7 +259,9 @@ fn wanted(channel: &Channel, only: Option<&BTreeSet<String>>, display: &str) -> 
     channel.patterns.matches(display) && only.is_none_or(|only| only.contains(display))
 }
 
-/// Lists each channel's folders and runs their jobs, adding the reports to `reports`.
+/// Lists each channel's folders and runs their jobs, adding the reports to `reports`. A
+/// folder's job starts as soon as it is known to need one: folders opened anyway at
+/// once, the others as the server's answer about each comes in.
 fn run_channels(
     request: &SyncRequest,
     config: &Config,
@@ -268,82 +270,36 @@ fn run_channels(
     folder_contexts: &[FolderContext<'_>],
     reports: &mut BTreeMap<String, Vec<FolderReport>>,
 ) {
-    let mut jobs = Vec::new();
-    let mut listing_leases = Vec::new();
-    for (at, ((channel, folders, state_dir, _), ctx)) in
-        contexts.iter().zip(folder_contexts).enumerate()
-    {
-        let Some(pool) = pools.get(channel.account.as_str()) else {
-            continue;
-        };
-        let last_of_account = contexts[at + 1..]
-            .iter()
-            .all(|(later, ..)| later.account != channel.account);
-        // The account's listing connection kept from an earlier channel goes back to
-        // the pool first: this listing reuses it (and with `connections = 1` it is the
-        // only one).
-        listing_leases.retain(|lease: &Lease| !std::ptr::eq(lease.pool(), pool));
-        let discovered = discover_with_retries(
-            pool,
-            channel,
-            state_dir,
-            folders.as_ref(),
-            request,
-            last_of_account,
-        );
-        match discovered {
-            Ok((tasks, folder_reports, lease)) => {
-                reports
-                    .entry(channel.name.clone())
-                    .or_default()
-                    .extend(folder_reports);
-                reports.entry(channel.name.clone()).or_default();
-                listing_leases.push(lease);
-                for task in tasks {
-                    jobs.push(Job {
-                        task,
-                        pool,
-                        ctx,
-                        lease: None,
-                    });
+    let threads = request.jobs.unwrap_or(config.general.jobs);
+    let finished = run_jobs(threads, |start| {
+        for ((channel, folders, state_dir, _), ctx) in contexts.iter().zip(folder_contexts) {
+            let Some(pool) = pools.get(channel.account.as_str()) else {
+                continue;
+            };
+            let channel_reports = reports.entry(channel.name.clone()).or_default();
+            match discover_with_retries(pool, channel, state_dir, folders.as_ref(), request) {
+                Ok((discovery, mut lease)) => {
+                    channel_reports.extend(discovery.reports);
+                    let mut start_task = |task| start(Job { task, pool, ctx });
+                    let mut others = discovery.others.into_iter();
+                    // Without folders to ask about, the largest job waits for this
+                    // connection rather than opening another.
+                    let first = discovery.watched.is_empty().then(|| others.next());
+                    others.by_ref().for_each(&mut start_task);
+                    let held =
+                        ask_statuses(lease.session(), channel, discovery.watched, &mut start_task);
+                    // Back to the pool (unless broken), for the jobs started last.
+                    drop(lease);
+                    first.flatten().into_iter().chain(held).for_each(start_task);
+                }
+                Err(e) => {
+                    log::error(&format!("{}: {e:#}", channel.name));
+                    channel_reports.push(FolderReport::failed("*", "", format!("{e:#}")));
                 }
             }
-            Err(e) => {
-                log::error(&format!("{}: {e:#}", channel.name));
-                reports
-                    .entry(channel.name.clone())
-                    .or_default()
-                    .push(FolderReport::failed("*", "", format!("{e:#}")));
-            }
         }
-    }
-    // The jobs whose STATUS was sent ahead first, then the largest folders (by the
-    // server's count where STATUS gave one, else by the size of the state): the longest
-    // job starts at once instead of last, while the others share the remaining
-    // connections.
-    jobs.sort_by_cached_key(|job| {
-        (
-            !job.task.status_ahead,
-            std::cmp::Reverse(job.task.far_status.map_or_else(
-                || job.ctx.state.estimated_messages(&job.task.far),
-                |status| u64::from(status.messages),
-            )),
-        )
     });
-    // The connection that listed the folders goes to the first job of its account (the
-    // one whose STATUS it carries, if any), so the largest folder starts at once instead
-    // of waiting for a new connection (it goes back to the pool if that folder turns out
-    // unchanged).
-    for lease in listing_leases {
-        if let Some(job) = jobs
-            .iter_mut()
-            .find(|job| job.lease.is_none() && std::ptr::eq(job.pool, lease.pool()))
-        {
-            job.lease = Some(lease);
-        }
-    }
-    let threads = request.jobs.unwrap_or(config.general.jobs);
-    for (channel, report) in run_jobs(jobs, threads) {
+    for (channel, report) in finished {
         reports.entry(channel).or_default().push(report);
     }
 }
@@ -507,8 +463,8 @@ pub(super) fn list_folder_names(
     })
 }
 
-/// [`discover`] on a leased connection, returned with its answer (for the first job). A
-/// transient failure (a cut or a timeout during login or LIST) drops that connection and
+/// [`discover`] on a leased connection, returned with its answer (the server is then
+/// asked which folders changed on it). A transient failure (a cut or a timeout during login or LIST) drops that connection and
 /// is retried with back-off, as a folder's is.
 fn discover_with_retries<'p>(
     pool: &'p AccountPool,
@@ -516,22 +472,14 @@ fn discover_with_retries<'p>(
     state_dir: &ChannelStateDir,
     only: Option<&BTreeSet<String>>,
     request: &SyncRequest,
-    may_send_ahead: bool,
-) -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>, Lease<'p>)> {
+) -> anyhow::Result<(Discovery, Lease<'p>)> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let outcome = (|| {
             let mut lease = pool.lease()?;
-            match discover(
-                lease.session(),
-                channel,
-                state_dir,
-                only,
-                request,
-                may_send_ahead,
-            ) {
-                Ok((tasks, reports)) => Ok((tasks, reports, lease)),
+            match discover(lease.session(), channel, state_dir, only, request) {
+                Ok(discovery) => Ok((discovery, lease)),
                 Err(e) => {
                     if is_transient(&e) {
                         lease.discard();
@@ -555,16 +503,13 @@ fn discover_with_retries<'p>(
 }
 
 /// Lists far folders, near folders and state folders, and decides each pair's fate.
-/// `may_send_ahead`: the session goes to this channel's largest job (no later channel
-/// lists on it), so one STATUS may be left for that job to read.
 fn discover(
     session: &mut FarSession,
     channel: &Channel,
     state_dir: &ChannelStateDir,
     only: Option<&BTreeSet<String>>,
     request: &SyncRequest,
-    may_send_ahead: bool,
-) -> anyhow::Result<(Vec<FolderTask>, Vec<FolderReport>)> {
+) -> anyhow::Result<Discovery> {
     let wanted = |display: &str| wanted(channel, only, display);
     let mut listing = list_folder_names(session, channel, state_dir, &wanted)?;
     let mut reports = std::mem::take(&mut listing.refused);
@@ -670,39 +615,81 @@ fn discover(
             create,
             remove,
             far_status: None,
-            status_ahead: false,
         });
     }
-    // One round trip (a STATUS per folder, pipelined) tells which far folders changed
-    // since the last run. Folders changed on the near side are opened anyway: the server
-    // is not asked about them (STATUS costs it as much work as SELECT where it must
-    // re-read a folder). The largest folder's STATUS, likely the slowest to answer after
-    // changes, goes last and its job reads the answer, so the other folders start meanwhile.
-    let mut watched: Vec<(u64, &FolderTask)> = tasks
-        .iter()
-        .filter(|t| t.far_exists && !t.remove && known.contains(&t.far))
-        .filter(|t| {
-            !snapshot::near_changed_since_saved(
-                &MaildirFolder::new(t.near_dir.clone()),
-                state_dir.saved_at(&t.far),
-            )
-        })
-        .map(|t| (state_dir.estimated_messages(&t.far), t))
-        .collect();
-    watched.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
-    let ahead =
-        (may_send_ahead && watched.len() >= 2).then(|| watched.remove(0).1.server_name.clone());
-    let asked: Vec<&str> = watched
-        .iter()
-        .map(|(_, t)| t.server_name.as_str())
-        .collect();
-    let (statuses, asked_ahead) = session.folder_statuses(&asked, ahead.as_deref())?;
-    let ahead = ahead.filter(|_| asked_ahead);
-    for task in &mut tasks {
-        task.far_status = statuses.get(&task.server_name).copied();
-        task.status_ahead = ahead.as_ref() == Some(&task.server_name);
+    // Which folders the server is asked about (see [`ask_statuses`]): those with a
+    // state, unchanged on the near side (a folder changed there is opened anyway: STATUS
+    // costs the server as much work as SELECT where it must re-read a folder).
+    let (mut watched, mut others): (Vec<FolderTask>, Vec<FolderTask>) =
+        tasks.into_iter().partition(|t| {
+            t.far_exists
+                && !t.remove
+                && known.contains(&t.far)
+                && !snapshot::near_changed_since_saved(
+                    &MaildirFolder::new(t.near_dir.clone()),
+                    state_dir.saved_at(&t.far),
+                )
+        });
+    // The largest folders first: the longest jobs start first.
+    for list in [&mut watched, &mut others] {
+        list.sort_by_cached_key(|t| std::cmp::Reverse(state_dir.estimated_messages(&t.far)));
     }
-    Ok((tasks, reports))
+    Ok(Discovery {
+        others,
+        watched,
+        reports,
+    })
+}
+
+/// A channel's folders to sync, as [`discover`] found them.
+struct Discovery {
+    /// Folders to open without asking the server first, largest first.
+    others: Vec<FolderTask>,
+    /// Folders with a state, unchanged on the near side: the server is asked whether
+    /// they changed (STATUS), largest first.
+    watched: Vec<FolderTask>,
+    /// Folders refused or skipped.
+    reports: Vec<FolderReport>,
+}
+
+/// One round trip (a STATUS per folder, pipelined, largest first) tells which of the
+/// `watched` folders changed on the far side since the last run; `start` is given each
+/// folder's task with its STATUS as soon as the answer is in, so its job starts while
+/// the server still works on the others (Dovecot may have to re-read a folder changed
+/// lately to answer). The last folder answered is returned instead, to be started once
+/// this connection is free for it. On a failure, the folders not answered are returned
+/// without STATUS (they are selected, which tells the same).
+fn ask_statuses(
+    session: &mut FarSession,
+    channel: &Channel,
+    watched: Vec<FolderTask>,
+    start: &mut dyn FnMut(FolderTask),
+) -> Vec<FolderTask> {
+    let names: Vec<String> = watched.iter().map(|t| t.server_name.clone()).collect();
+    let asked: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut waiting: HashMap<String, FolderTask> = watched
+        .into_iter()
+        .map(|t| (t.server_name.clone(), t))
+        .collect();
+    let mut held = Vec::new();
+    let outcome = session.folder_statuses(&asked, &mut |name, status| {
+        if let Some(mut task) = waiting.remove(name) {
+            task.far_status = status;
+            if waiting.is_empty() {
+                held.push(task);
+            } else {
+                start(task);
+            }
+        }
+    });
+    if let Err(e) = outcome {
+        log::warn(&format!(
+            "{}: asking which folders changed: {e:#}; the rest are selected instead",
+            channel.name
+        ));
+    }
+    held.extend(names.iter().filter_map(|name| waiting.remove(name)));
+    held
 }
 
 #[cfg(test)]

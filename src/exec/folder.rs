@@ -45,10 +45,6 @@ pub struct FolderTask {
     /// What STATUS said of the far folder at the start of the run, when the server has
     /// CONDSTORE: if it matches the state's snapshot, nothing changed there.
     pub far_status: Option<FarSnapshot>,
-    /// STATUS of this folder was sent ahead on the connection that listed the folders
-    /// and not yet read: the job given that connection reads it (see
-    /// [`crate::store::imap::FarSession::folder_statuses`]).
-    pub status_ahead: bool,
 }
 
 /// What every folder of a channel shares.

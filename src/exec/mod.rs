@@ -16,10 +16,9 @@ use crate::report::FolderReport;
 use crate::store::imap::{FarError, FarErrorKind, backoff};
 use crate::store::maildir::MaildirFolder;
 use folder::{FolderContext, FolderTask};
-use pool::{AccountPool, Lease};
-use std::borrow::Cow;
+use pool::AccountPool;
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 /// Attempts per folder before a transient failure counts as the folder's failure.
 pub(crate) const ATTEMPTS: u32 = 3;
@@ -29,37 +28,104 @@ pub struct Job<'a> {
     pub task: FolderTask,
     pub pool: &'a AccountPool,
     pub ctx: &'a FolderContext<'a>,
-    /// A connection already open for this job (the one that listed the folders, given
-    /// to the first and largest job so that it does not wait for a new one).
-    pub lease: Option<Lease<'a>>,
 }
 
-/// Runs the jobs on up to `threads` threads; returns (channel, report) per job.
-pub fn run_jobs(jobs: Vec<Job<'_>>, threads: usize) -> Vec<(String, FolderReport)> {
-    let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
+/// Runs folder jobs on up to `threads` threads while `feed` (run on this thread) hands
+/// them over, one by one as they become known: a job starts as soon as a thread is free,
+/// without waiting for the others to be found. Returns (channel, report) per job.
+pub fn run_jobs<'a>(
+    threads: usize,
+    feed: impl FnOnce(&mut dyn FnMut(Job<'a>)),
+) -> Vec<(String, FolderReport)> {
+    let _bars = progress::start(0, progress::wanted(log::verbosity()));
+    run_fed(
+        threads,
+        |start| {
+            feed(&mut |job| {
+                progress::more_folders(1);
+                start(job);
+            })
+        },
+        |job| (job.task.channel.clone(), run_job(&job)),
+    )
+}
+
+/// The items waiting for a thread, and whether more may still come.
+struct Queue<T> {
+    items: VecDeque<T>,
+    feeding: bool,
+}
+
+/// Runs `work` on each item `feed` (run on this thread) hands over, on up to `threads`
+/// threads, each item as soon as a thread is free; returns the results in the order
+/// they were done.
+fn run_fed<T: Send, R: Send>(
+    threads: usize,
+    feed: impl FnOnce(&mut dyn FnMut(T)),
+    work: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let queue = Mutex::new(Queue {
+        items: VecDeque::new(),
+        feeding: true,
+    });
+    let ready = Condvar::new();
     let results = Mutex::new(Vec::new());
-    let threads = threads.max(1);
-    let _bars = progress::start(
-        queue.lock().unwrap_or_else(|e| e.into_inner()).len(),
-        progress::wanted(log::verbosity()),
-    );
     std::thread::scope(|scope| {
-        for _ in 0..threads {
+        for _ in 0..threads.max(1) {
             scope.spawn(|| {
-                loop {
-                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                    let Some(mut job) = next else { break };
-                    let lease = job.lease.take();
-                    let report = run_job(&job, lease);
+                while let Some(item) = next_item(&queue, &ready) {
+                    let result = work(item);
                     results
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .push((job.task.channel.clone(), report));
+                        .push(result);
                 }
             });
         }
+        // Even if `feed` panics, the threads stop waiting for more (the scope would
+        // otherwise wait for them forever).
+        let _fed = Fed {
+            queue: &queue,
+            ready: &ready,
+        };
+        feed(&mut |item| {
+            lock(&queue).items.push_back(item);
+            ready.notify_one();
+        });
     });
     results.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Tells the threads, when dropped, that no more items will come.
+struct Fed<'q, T> {
+    queue: &'q Mutex<Queue<T>>,
+    ready: &'q Condvar,
+}
+
+impl<T> Drop for Fed<'_, T> {
+    fn drop(&mut self) {
+        lock(self.queue).feeding = false;
+        self.ready.notify_all();
+    }
+}
+
+fn lock<T>(queue: &Mutex<Queue<T>>) -> std::sync::MutexGuard<'_, Queue<T>> {
+    queue.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The next item, waiting while none is queued but more may come; `None` when all are
+/// handed out.
+fn next_item<T>(queue: &Mutex<Queue<T>>, ready: &Condvar) -> Option<T> {
+    let mut waiting = lock(queue);
+    loop {
+        if let Some(item) = waiting.items.pop_front() {
+            return Some(item);
+        }
+        if !waiting.feeding {
+            return None;
+        }
+        waiting = ready.wait(waiting).unwrap_or_else(|e| e.into_inner());
+    }
 }
 
 /// Whether a failure came from the network and a fresh connection may get through.
@@ -71,14 +137,14 @@ pub(crate) fn is_transient(error: &anyhow::Error) -> bool {
 }
 
 /// One folder with retries; the report holds every step done over all attempts.
-fn run_job<'a>(job: &Job<'a>, mut lease: Option<Lease<'a>>) -> FolderReport {
+fn run_job(job: &Job<'_>) -> FolderReport {
     let task = &job.task;
     let _bar = progress::folder(&format!("{}:{}", task.channel, task.far));
     let mut done: Vec<Step> = Vec::new();
     let mut attempt = 0;
     let error = loop {
         attempt += 1;
-        let outcome = run_once(job, lease.take(), &mut done);
+        let outcome = run_once(job, &mut done);
         match outcome {
             Ok(()) => break None,
             Err(e) if is_transient(&e) && attempt < ATTEMPTS => {
@@ -117,25 +183,10 @@ fn run_job<'a>(job: &Job<'a>, mut lease: Option<Lease<'a>>) -> FolderReport {
     report
 }
 
-/// One attempt at a folder, on `lease` when given (else on a connection of the pool,
-/// leased only if the folder changed).
-fn run_once<'a>(
-    job: &Job<'a>,
-    mut lease: Option<Lease<'a>>,
-    done: &mut Vec<Step>,
-) -> anyhow::Result<()> {
-    // The folder's STATUS sent ahead on the listing connection, read now (a retry, on
-    // another connection, goes without it and lists the folder).
-    let task = match lease.as_mut() {
-        // A failure leaves the connection out of step: it is not lent again.
-        Some(lease) if job.task.status_ahead => Cow::Owned(FolderTask {
-            far_status: lease.session().status_ahead(&job.task.server_name)?,
-            status_ahead: false,
-            ..job.task.clone()
-        }),
-        _ => Cow::Borrowed(&job.task),
-    };
-    let task = task.as_ref();
+/// One attempt at a folder, on a connection of the pool, leased only if the folder
+/// changed.
+fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
+    let task = &job.task;
     if snapshot::unchanged(&MaildirFolder::new(task.near_dir.clone()), task, job.ctx)? {
         log::folder(&format!(
             "{}: {}: unchanged on both sides since the last run",
@@ -143,10 +194,7 @@ fn run_once<'a>(
         ));
         return Ok(());
     }
-    let mut lease = match lease {
-        Some(lease) => lease,
-        None => job.pool.lease()?,
-    };
+    let mut lease = job.pool.lease()?;
     let result = (|| {
         let session = lease.session();
         let near = MaildirFolder::new(task.near_dir.clone());
@@ -196,4 +244,50 @@ fn run_once<'a>(
         lease.discard();
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn an_item_is_worked_on_before_the_next_is_fed() {
+        // The feeder waits for the first item's work before handing over the second: a
+        // runner that waited for all items before starting would never get there.
+        let (done_tx, done_rx) = mpsc::channel();
+        let done_tx = Mutex::new(done_tx);
+        let results = run_fed(
+            2,
+            |start| {
+                start(1);
+                let first = done_rx.recv_timeout(Duration::from_secs(30));
+                assert_eq!(first, Ok(1), "the first item was not worked on");
+                start(2);
+            },
+            |item: u32| {
+                let _ = done_tx.lock().unwrap().send(item);
+                item * 10
+            },
+        );
+        let mut results = results;
+        results.sort_unstable();
+        assert_eq!(results, vec![10, 20]);
+    }
+
+    #[test]
+    fn every_item_is_worked_on_once_even_with_one_thread() {
+        let mut results = run_fed(
+            1,
+            |start| {
+                for item in 0..50u32 {
+                    start(item);
+                }
+            },
+            |item| item,
+        );
+        results.sort_unstable();
+        assert_eq!(results, (0..50).collect::<Vec<_>>());
+    }
 }

@@ -228,7 +228,6 @@ impl World {
                 create: None,
                 remove: false,
                 far_status: None,
-                status_ahead: false,
             },
             expunge,
             serial_of: HashMap::new(),

@@ -316,9 +316,6 @@ pub struct FarSession {
     pub delimiter: Option<char>,
     /// Where we are connected, for error messages.
     pub endpoint: String,
-    /// A STATUS sent ahead whose answer is still to be read (see
-    /// [`FarSession::folder_statuses`]): (tag, server name).
-    status_ahead: Option<(String, String)>,
 }
 
 struct PlainAuth<'a> {
@@ -606,7 +603,6 @@ impl FarSession {
             prefix: String::new(),
             delimiter: None,
             endpoint,
-            status_ahead: None,
         };
         let caps = far
             .call(RESPONSE_BYTES, |s| s.capabilities())
@@ -631,7 +627,6 @@ impl FarSession {
         limit: u64,
         command: impl FnOnce(&mut imap::Session<Budgeted>) -> imap::Result<T>,
     ) -> imap::Result<T> {
-        self.settle_status_ahead();
         if self.broken {
             return Err(out_of_step());
         }

@@ -152,7 +152,6 @@ impl FarSession {
         deliver: &mut dyn FnMut(FarUid, &[u8]) -> anyhow::Result<()>,
         after_batch: &mut dyn FnMut() -> anyhow::Result<()>,
     ) -> anyhow::Result<Vec<FarUid>> {
-        self.settle_status_ahead();
         if self.broken {
             return Err(self.err(WHAT, super::out_of_step()).into());
         }

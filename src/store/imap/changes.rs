@@ -38,23 +38,19 @@ impl FarSession {
     /// Dovecot answers it by re-reading, one after the other, every Maildir folder changed
     /// since it last looked, where it answers STATUS from its list index for most folders.
     ///
-    /// `ahead`, the largest folder and so likely the slowest to answer (Dovecot may
-    /// re-read a folder that changed lately to answer STATUS), is asked last in the same
-    /// write and its answer left unread: the job given this connection reads it with
-    /// [`FarSession::status_ahead`] while other jobs start; any other command reads and
-    /// drops it first. Returns the statuses and whether
-    /// `ahead` was asked. Empty without CONDSTORE (no HIGHESTMODSEQ, nothing to compare);
-    /// a folder the server refuses or answers nothing usable for is left out (it is then
-    /// selected and listed in full).
+    /// `answered` is called for each folder as soon as its answer is complete, in the
+    /// order asked (so the caller can start on a folder while the server still works on
+    /// the others): with its status, or `None` when the server refused it or said nothing
+    /// usable (the folder is then selected and listed in full). Nothing is asked without
+    /// CONDSTORE (no HIGHESTMODSEQ, nothing to compare). On an error, the folders not
+    /// yet answered are not, and the connection is left broken.
     pub fn folder_statuses(
         &mut self,
         names: &[&str],
-        ahead: Option<&str>,
-    ) -> FarResult<(HashMap<String, FarSnapshot>, bool)> {
-        let mut statuses = HashMap::new();
-        self.settle_status_ahead();
+        answered: &mut dyn FnMut(&str, Option<FarSnapshot>),
+    ) -> FarResult<()> {
         if !self.caps.condstore {
-            return Ok((statuses, false));
+            return Ok(());
         }
         if self.broken {
             return Err(self.err("STATUS", super::out_of_step()));
@@ -63,87 +59,37 @@ impl FarSession {
             .iter()
             .filter_map(|name| quote_mailbox(name).map(|quoted| (*name, quoted)))
             .collect();
-        let ahead = ahead.and_then(|name| quote_mailbox(name).map(|quoted| (name, quoted)));
-        if asked.is_empty() && ahead.is_none() {
-            return Ok((statuses, false));
+        if asked.is_empty() {
+            return Ok(());
         }
         let mut awaited = Vec::new();
         let sent = {
             let mut wire = wire::lock(&self.wire);
             let mut commands = String::new();
-            let mut ask = |name: &str, quoted: &str| {
+            for (name, quoted) in &asked {
                 let tag = wire.pipeline.fresh_tag();
                 commands.push_str(&format!("{tag} STATUS {quoted} {STATUS_ITEMS}\r\n"));
-                (tag, name.to_string())
-            };
-            for (name, quoted) in &asked {
-                awaited.push(ask(name, quoted));
+                awaited.push((tag, name.to_string()));
             }
-            let ahead = ahead.as_ref().map(|(name, quoted)| ask(name, quoted));
-            wire.send(commands.as_bytes()).map(|()| ahead)
+            wire.send(commands.as_bytes())
         };
-        let ahead = match sent {
-            Ok(ahead) => ahead,
-            Err(e) => {
-                self.broken = true;
-                return Err(self.err("STATUS", imap::Error::Io(e)));
-            }
-        };
-        self.read_statuses(
-            awaited,
-            ahead.as_ref().map(|(tag, _)| tag.as_str()),
-            &mut statuses,
-        )?;
-        let asked_ahead = ahead.is_some();
-        self.status_ahead = ahead;
-        statuses.retain(|name, _| names.contains(&name.as_str()));
-        Ok((statuses, asked_ahead))
-    }
-
-    /// The answer to the STATUS [`FarSession::folder_statuses`] asked ahead for `name`:
-    /// `None` if none was asked for it, or the server refused it or said nothing usable.
-    pub fn status_ahead(&mut self, name: &str) -> FarResult<Option<FarSnapshot>> {
-        if self
-            .status_ahead
-            .as_ref()
-            .is_none_or(|(_, asked)| asked != name)
-        {
-            return Ok(None);
+        if let Err(e) = sent {
+            self.broken = true;
+            return Err(self.err("STATUS", imap::Error::Io(e)));
         }
-        self.read_status_ahead()
-    }
-
-    /// Reads and drops the answer to a STATUS asked ahead, if any, so that the next
-    /// command finds the connection in step; a failure leaves it broken.
-    pub(super) fn settle_status_ahead(&mut self) {
-        if self.status_ahead.is_some() {
-            let _ = self.read_status_ahead();
-        }
-    }
-
-    fn read_status_ahead(&mut self) -> FarResult<Option<FarSnapshot>> {
-        let Some((tag, name)) = self.status_ahead.take() else {
-            return Ok(None);
-        };
-        if self.broken {
-            return Err(self.err("STATUS", super::out_of_step()));
-        }
-        let mut statuses = HashMap::new();
-        self.read_statuses(vec![(tag, name.clone())], None, &mut statuses)?;
-        Ok(statuses.remove(&name))
+        self.read_statuses(awaited, answered)
     }
 
     /// Reads the answers to the STATUS commands `awaited` ((tag, server name), sent
-    /// pipelined) into `statuses`, until each is finished; `later` is the tag of a
-    /// command sent after them, which must not finish first. A refusal is logged and
-    /// only leaves that folder out; anything else wrong is an error and leaves the
-    /// connection broken.
+    /// pipelined), handing each folder's to `answered` once its command is finished. A
+    /// refusal is logged and only leaves that folder's status out; anything else wrong is
+    /// an error and leaves the connection broken.
     fn read_statuses(
         &mut self,
         mut awaited: Vec<(String, String)>,
-        later: Option<&str>,
-        statuses: &mut HashMap<String, FarSnapshot>,
+        answered: &mut dyn FnMut(&str, Option<FarSnapshot>),
     ) -> FarResult<()> {
+        let mut statuses = HashMap::new();
         let answers_to = |response: &[u8], tag: &str| {
             response
                 .strip_prefix(tag.as_bytes())
@@ -154,7 +100,6 @@ impl FarSession {
         wire.start(RESPONSE_BYTES.saturating_mul(awaited.len() as u64));
         let mut responses = Responses::new(wire.pipeline.take_all_ready());
         let mut response = Vec::new();
-        let mut refused = Vec::new();
         let outcome = loop {
             if awaited.is_empty() {
                 break Ok(());
@@ -167,18 +112,18 @@ impl FarSession {
                 .position(|(tag, _)| answers_to(&response, tag))
             {
                 let (tag, name) = awaited.remove(at);
+                let status = statuses.remove(&name);
                 match completion(&response[tag.len() + 1..], "STATUS") {
-                    Ok(()) => {}
-                    Err(Failure::Refused(why)) => refused.push((name, why)),
+                    Ok(()) => answered(&name, status),
+                    Err(Failure::Refused(why)) => {
+                        self.log_status_refused(&name, &why);
+                        answered(&name, None);
+                    }
                     Err(e) => break Err(e),
                 }
-            } else if later.is_some_and(|tag| answers_to(&response, tag)) {
-                break Err(Failure::Broken(
-                    "the server finished a later command before the ones sent ahead of it (a broken server?)".into(),
-                ));
             } else if !response.starts_with(b"* ") {
                 break Err(unasked(&response, "STATUS"));
-            } else if untagged_status(&response, statuses) {
+            } else if untagged_status(&response, &mut statuses) {
                 break Err(Failure::Io(io::Error::new(
                     io::ErrorKind::ConnectionAborted,
                     "the server is closing the connection",
@@ -189,9 +134,6 @@ impl FarSession {
             wire.pipeline.give_back(responses.leftover());
         }
         drop(wire);
-        for (name, why) in refused {
-            self.log_status_refused(&name, &why);
-        }
         outcome.map_err(|failure| {
             self.broken = true;
             self.failed("STATUS", failure)

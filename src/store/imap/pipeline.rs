@@ -173,7 +173,6 @@ impl FarSession {
         limit: u64,
         last: impl FnOnce(&mut imap::Session<super::Budgeted>) -> imap::Result<T>,
     ) -> FarResult<(imap::Result<T>, Vec<String>)> {
-        self.settle_status_ahead();
         let tags: Vec<String> = {
             let mut wire = super::wire::lock(&self.wire);
             ahead

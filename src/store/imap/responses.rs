@@ -1,6 +1,6 @@
 //! The server's bytes cut into whole responses, read straight off the wire (a line, each
 //! literal read whole, the rest of the line after it), for the commands mailferry reads
-//! itself instead of through the `imap` crate: body FETCHes and STATUS sent ahead.
+//! itself instead of through the `imap` crate: body FETCHes and pipelined STATUS.
 
 use super::pipeline::literal_length;
 use super::wire::Wire;
