@@ -258,7 +258,7 @@ mod tests {
         // runner that waited for all items before starting would never get there.
         let (done_tx, done_rx) = mpsc::channel();
         let done_tx = Mutex::new(done_tx);
-        let results = run_fed(
+        let mut results = run_fed(
             2,
             |start| {
                 start(1);
@@ -271,7 +271,6 @@ mod tests {
                 item * 10
             },
         );
-        let mut results = results;
         results.sort_unstable();
         assert_eq!(results, vec![10, 20]);
     }
