@@ -464,8 +464,8 @@ pub(super) fn list_folder_names(
 }
 
 /// [`discover`] on a leased connection, returned with its answer (the server is then
-/// asked which folders changed on it). A transient failure (a cut or a timeout during
-/// login or LIST) drops that connection and is retried with back-off, as a folder's is.
+/// asked which folders changed on it). A transient failure (a cut or a timeout during login or LIST) drops that connection and
+/// is retried with back-off, as a folder's is.
 fn discover_with_retries<'p>(
     pool: &'p AccountPool,
     channel: &Channel,

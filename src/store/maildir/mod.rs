@@ -256,11 +256,6 @@ impl MaildirFolder {
     /// each is linked from `tmp/` into `new/` or `cur/` (never replacing a file), then a
     /// second flush for the directory entries. A message is thus never visible in `new/`
     /// or `cur/` before its contents are on disk. Also makes flag renames durable.
-    ///
-    /// A few deliveries (at most [`FSYNC_EACH_MAX`]) are fsynced one by one instead, and
-    /// then the directories: a flush of the whole file system would also wait for
-    /// everything else written to it lately (another program's files, or the mail server's
-    /// own where it shares the disk), which a re-sync bringing a few messages should not.
     pub fn sync_dirs(&self) -> io::Result<()> {
         let staged = std::mem::take(
             &mut *self
@@ -268,15 +263,7 @@ impl MaildirFolder {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
-        // Elsewhere than Linux each delivery was fsynced as it was written.
-        let few = cfg!(target_os = "linux") && staged.len() <= FSYNC_EACH_MAX;
-        if few {
-            for (tmp, _, _) in &staged {
-                File::open(tmp)
-                    .and_then(|file| file.sync_all())
-                    .map_err(|e| annotate(e, "cannot fsync", tmp))?;
-            }
-        } else {
+        if !staged.is_empty() {
             flush_file_system(&self.dir.join("tmp"))?;
         }
         let mut failure = None;
@@ -299,13 +286,7 @@ impl MaildirFolder {
                 }
             }
         }
-        if few {
-            for sub in ["cur", "new", "tmp"] {
-                sync_dir(&self.dir.join(sub))?;
-            }
-        } else {
-            flush_file_system(&self.dir.join("cur"))?;
-        }
+        flush_file_system(&self.dir.join("cur"))?;
         match failure {
             Some(e) => Err(e),
             None => Ok(()),
@@ -632,10 +613,6 @@ fn create_dir_synced(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Up to how many deliveries [`MaildirFolder::sync_dirs`] fsyncs one by one rather than
-/// flushing the whole file system.
-pub const FSYNC_EACH_MAX: usize = 16;
-
 /// fsyncs a directory so that entries created, renamed or removed in it are durable.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)
@@ -865,36 +842,6 @@ mod tests {
         // Nothing was touched.
         assert_eq!(fs::read_to_string(&outside).unwrap(), "secret");
         assert_eq!(names(&folder, "cur").len(), 5);
-    }
-
-    #[test]
-    fn a_few_deliveries_and_a_large_batch_both_land_with_tmp_left_empty() {
-        // At most FSYNC_EACH_MAX deliveries are fsynced one by one; more, with one flush
-        // of the file system.
-        for count in [FSYNC_EACH_MAX, FSYNC_EACH_MAX + 1] {
-            let (_tmp, folder) = folder();
-            let ids: Vec<NearId> = (0..count).map(|_| MaildirFolder::fresh_id()).collect();
-            for (n, id) in ids.iter().enumerate() {
-                let flags = if n % 2 == 0 {
-                    Flags::EMPTY
-                } else {
-                    Flags::SEEN
-                };
-                folder.deliver(id, MAIL, flags).unwrap();
-            }
-            folder.sync_dirs().unwrap();
-            let listed: Vec<NearId> = folder
-                .scan()
-                .unwrap()
-                .messages
-                .into_iter()
-                .map(|m| m.id)
-                .collect();
-            let mut expected = ids.clone();
-            expected.sort();
-            assert_eq!(listed, expected, "{count} deliveries");
-            assert!(names(&folder, "tmp").is_empty(), "{count} deliveries");
-        }
     }
 
     #[test]
