@@ -201,11 +201,12 @@ type ChannelContext<'c> = (
 );
 
 /// When folders changed on the near side since the last run (a local look, before any
-/// connection), their jobs will need the account's other connections: they are opened
-/// now, alongside the one that lists the folders, instead of once the listing is done
-/// (a login is several round trips). At most one fewer than the folders to work on, and
-/// within the account's limit; a connection that fails to open here is simply not there
-/// (the job that needs one opens it and reports what goes wrong).
+/// connection), their jobs will need the account's connections: they are all opened
+/// now, together, instead of one for the listing and the others once it is done (a login
+/// is several round trips); the listing takes the first one ready. As many as the
+/// folders to work on, within the account's limit; a connection that fails to open here
+/// is simply not there (the listing or the job that needs one opens it and reports what
+/// goes wrong).
 fn open_helpers_early<'s, 'p: 's>(
     scope: &'s std::thread::Scope<'s, '_>,
     pools: &'p HashMap<&str, AccountPool>,
@@ -220,12 +221,7 @@ fn open_helpers_early<'s, 'p: 's>(
         let Some(pool) = pools.get(account) else {
             continue;
         };
-        let helpers = changed
-            .min(pool.account.connections.max(1))
-            .saturating_sub(1);
-        for _ in 0..helpers {
-            scope.spawn(move || drop(pool.try_lease()));
-        }
+        pool.open_ahead(scope, changed);
     }
 }
 
@@ -464,8 +460,8 @@ pub(super) fn list_folder_names(
 }
 
 /// [`discover`] on a leased connection, returned with its answer (the server is then
-/// asked which folders changed on it). A transient failure (a cut or a timeout during login or LIST) drops that connection and
-/// is retried with back-off, as a folder's is.
+/// asked which folders changed on it). A transient failure (a cut or a timeout during
+/// login or LIST) drops that connection and is retried with back-off, as a folder's is.
 fn discover_with_retries<'p>(
     pool: &'p AccountPool,
     channel: &Channel,
@@ -477,7 +473,7 @@ fn discover_with_retries<'p>(
     loop {
         attempt += 1;
         let outcome = (|| {
-            let mut lease = pool.lease()?;
+            let mut lease = pool.lease_first_ready()?;
             match discover(lease.session(), channel, state_dir, only, request) {
                 Ok(discovery) => Ok((discovery, lease)),
                 Err(e) => {

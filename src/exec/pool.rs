@@ -16,6 +16,8 @@ pub struct AccountPool {
 struct Slots {
     idle: Vec<FarSession>,
     open: usize,
+    /// Of `open`, how many are still logging in.
+    opening: usize,
 }
 
 /// A connection lent to one job; it goes back to the pool when dropped, unless the job
@@ -33,6 +35,7 @@ impl AccountPool {
             slots: Mutex::new(Slots {
                 idle: Vec::new(),
                 open: 0,
+                opening: 0,
             }),
             freed: Condvar::new(),
         }
@@ -52,6 +55,55 @@ impl AccountPool {
     /// Lends an idle connection, opens a new one while under the limit, or waits for one.
     pub fn lease(&self) -> FarResult<Lease<'_>> {
         loop {
+            if let Some(lent) = self.lend(true) {
+                return lent;
+            }
+        }
+    }
+
+    /// Opens up to `count` connections at once on threads of `scope`, within the limit:
+    /// each goes idle once logged in (a login is several round trips, so they overlap);
+    /// one that fails to open is simply not there (whoever needs it opens it and reports
+    /// what goes wrong).
+    pub fn open_ahead<'s>(&'s self, scope: &'s std::thread::Scope<'s, '_>, count: usize) {
+        let reserved = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            let room = self.account.connections.max(1).saturating_sub(slots.open);
+            let reserved = count.min(room);
+            slots.open += reserved;
+            slots.opening += reserved;
+            reserved
+        };
+        for _ in 0..reserved {
+            scope.spawn(move || {
+                let opened = self
+                    .password()
+                    .and_then(|password| FarSession::connect(&self.account, password));
+                let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+                slots.opening = slots.opening.saturating_sub(1);
+                match opened {
+                    Ok(session) => slots.idle.push(session),
+                    Err(_) => slots.open = slots.open.saturating_sub(1),
+                }
+                drop(slots);
+                // Whoever waits for the first login to end looks again.
+                self.freed.notify_all();
+            });
+        }
+    }
+
+    /// Lends the first connection ready: an idle one, else, while connections opened by
+    /// [`AccountPool::open_ahead`] are logging in, whichever of them is done first; else
+    /// as [`AccountPool::lease`] does.
+    pub fn lease_first_ready(&self) -> FarResult<Lease<'_>> {
+        loop {
+            let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            if slots.idle.is_empty() && slots.opening > 0 {
+                // A login that ends (well or not) wakes this up.
+                drop(self.freed.wait(slots).unwrap_or_else(|e| e.into_inner()));
+                continue;
+            }
+            drop(slots);
             if let Some(lent) = self.lend(true) {
                 return lent;
             }
