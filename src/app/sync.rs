@@ -164,7 +164,7 @@ pub fn run(config: &Config, request: &SyncRequest) -> Result<SyncOutcome, AppErr
         })
         .collect();
     std::thread::scope(|scope| {
-        open_helpers_early(scope, &pools, &contexts);
+        open_connections_early(scope, &pools, &contexts);
         run_channels(
             request,
             config,
@@ -207,7 +207,7 @@ type ChannelContext<'c> = (
 /// folders to work on, within the account's limit; a connection that fails to open here
 /// is simply not there (the listing or the job that needs one opens it and reports what
 /// goes wrong).
-fn open_helpers_early<'s, 'p: 's>(
+fn open_connections_early<'s, 'p: 's>(
     scope: &'s std::thread::Scope<'s, '_>,
     pools: &'p HashMap<&str, AccountPool>,
     contexts: &[ChannelContext<'_>],
