@@ -56,13 +56,14 @@ pub struct Guard {
     bars: Option<Arc<Bars>>,
 }
 
-/// Starts the overall bar for `folders` folder jobs, if bars are wanted.
-pub fn start(folders: usize, wanted: bool) -> Guard {
+/// Starts the overall bar, if bars are wanted; folder jobs are added to it as they
+/// become known ([`more_folders`]).
+pub fn start(wanted: bool) -> Guard {
     if !wanted {
         return Guard { bars: None };
     }
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-    let overall = multi.add(ProgressBar::new(folders as u64));
+    let overall = multi.add(ProgressBar::new(0));
     overall.set_style(
         ProgressStyle::with_template(
             "{prefix:>24} [{bar:30}] {pos}/{len} folders  {msg}  {elapsed_precise}",
@@ -207,8 +208,9 @@ mod tests {
 
     #[test]
     fn without_bars_the_calls_do_nothing() {
-        let guard = start(3, false);
+        let guard = start(false);
         assert!(guard.bars.is_none());
+        more_folders(3);
         let folder_guard = folder("c:INBOX");
         planned(4);
         message_done(100);

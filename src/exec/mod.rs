@@ -37,7 +37,7 @@ pub fn run_jobs<'a>(
     threads: usize,
     feed: impl FnOnce(&mut dyn FnMut(Job<'a>)),
 ) -> Vec<(String, FolderReport)> {
-    let _bars = progress::start(0, progress::wanted(log::verbosity()));
+    let _bars = progress::start(progress::wanted(log::verbosity()));
     run_fed(
         threads,
         |start| {
