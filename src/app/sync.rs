@@ -277,16 +277,20 @@ fn run_channels(
                 Ok((discovery, mut lease)) => {
                     channel_reports.extend(discovery.reports);
                     let mut start_task = |task| start(Job { task, pool, ctx });
-                    let mut others = discovery.others.into_iter();
-                    // Without folders to ask about, the largest job waits for this
-                    // connection rather than opening another.
-                    let first = discovery.watched.is_empty().then(|| others.next());
-                    others.by_ref().for_each(&mut start_task);
+                    if discovery.watched.is_empty() {
+                        // Nothing to ask the server: this connection goes back to the
+                        // pool (unless broken) before the jobs start, largest first, so
+                        // the largest job may take it rather than open another.
+                        drop(lease);
+                        discovery.others.into_iter().for_each(start_task);
+                        continue;
+                    }
+                    discovery.others.into_iter().for_each(&mut start_task);
                     let held =
                         ask_statuses(lease.session(), channel, discovery.watched, &mut start_task);
-                    // Back to the pool (unless broken), for the jobs started last.
+                    // Back to the pool (unless broken), for the job started last.
                     drop(lease);
-                    first.flatten().into_iter().chain(held).for_each(start_task);
+                    held.into_iter().for_each(start_task);
                 }
                 Err(e) => {
                     log::error(&format!("{}: {e:#}", channel.name));
