@@ -13,7 +13,7 @@ use crate::plan::Step;
 use crate::state::FolderState;
 use crate::store::NearStore;
 use anyhow::Result;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The state's snapshot of the far folder, when it can stand for a listing: same
@@ -194,7 +194,7 @@ pub(super) fn far_agrees(
 /// Whether the near listing (which this run did not change) holds exactly the paired
 /// near messages, each with its agreed flags.
 pub(super) fn near_agrees(state: &FolderState, listing: &[NearMessage]) -> bool {
-    let agreed: HashMap<&NearId, Flags> = state
+    let agreed: foldhash::HashMap<&NearId, Flags> = state
         .pairs
         .values()
         .map(|pairing| (&pairing.near_id, pairing.flags))

@@ -6,7 +6,8 @@ use crate::model::{
     FarListing, FarMessage, FarUid, NearId, NearListing, NearMessage, PairKey, UidValidity,
 };
 use crate::state::FolderState;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use foldhash::{HashMap as FastMap, HashMapExt, HashSet as FastSet, HashSetExt};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// What the run may do to this folder pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,10 +135,10 @@ pub fn unpaired<'a>(
     state: &FolderState,
 ) -> (Vec<&'a FarMessage>, Vec<&'a NearMessage>) {
     let valid = state.uid_validity == Some(far.uid_validity);
-    let paired_near: HashSet<&NearId> = if valid {
+    let paired_near: FastSet<&NearId> = if valid {
         state.pairs.values().map(|p| &p.near_id).collect()
     } else {
-        HashSet::new()
+        FastSet::new()
     };
     let far_unpaired = far
         .messages
@@ -165,8 +166,8 @@ pub fn plan(
     let pairs = if valid { &state.pairs } else { &empty };
     // After a UIDVALIDITY change the old pairs are void, but the flags they agreed on
     // still serve as the base when a near message is paired again.
-    let old_base: HashMap<&NearId, Flags> = if valid {
-        HashMap::new()
+    let old_base: FastMap<&NearId, Flags> = if valid {
+        FastMap::new()
     } else {
         state
             .pairs
@@ -174,9 +175,9 @@ pub fn plan(
             .map(|p| (&p.near_id, p.flags))
             .collect()
     };
-    let far_by_uid: HashMap<FarUid, &FarMessage> =
+    let far_by_uid: FastMap<FarUid, &FarMessage> =
         far.messages.iter().map(|m| (m.uid, m)).collect();
-    let near_by_id: HashMap<&NearId, &NearMessage> =
+    let near_by_id: FastMap<&NearId, &NearMessage> =
         near.messages.iter().map(|m| (&m.id, m)).collect();
 
     let mut builder = Builder {
@@ -294,13 +295,13 @@ pub fn plan(
     }
     // Unpaired messages with the same key on both sides are the same message: pair them
     // (first sync, a new UIDVALIDITY, or a copy whose journal record was lost).
-    let mut near_by_key: HashMap<&PairKey, VecDeque<&NearMessage>> = HashMap::new();
+    let mut near_by_key: FastMap<&PairKey, VecDeque<&NearMessage>> = FastMap::new();
     for n in &near_unpaired {
         if let Some(key) = keys.near.get(&n.id) {
             near_by_key.entry(key).or_default().push_back(n);
         }
     }
-    let mut matched_near: HashSet<&NearId> = HashSet::new();
+    let mut matched_near: FastSet<&NearId> = FastSet::new();
     for f in &far_unpaired {
         let Some(n) = keys
             .far

@@ -164,7 +164,10 @@ impl MaildirFolder {
                         continue;
                     }
                 };
-                let file = format!("{sub}/{name}");
+                let mut file = String::with_capacity(sub.len() + 1 + name.len());
+                file.push_str(sub);
+                file.push('/');
+                file.push_str(&name);
                 if name.starts_with('.') {
                     warnings.push(format!("skipping hidden file {}", self.show(&file)));
                     continue;
@@ -184,7 +187,9 @@ impl MaildirFolder {
                 found.push((id.to_owned(), file));
             }
         }
-        found.sort();
+        // Equal ids sort by file name, so which copy is kept does not depend on the
+        // order the directory listed them in.
+        found.sort_unstable();
         let mut messages: Vec<NearMessage> = Vec::with_capacity(found.len());
         for (id, file) in found {
             if let Some(kept) = messages.last().filter(|m| m.id.0 == id) {
@@ -408,7 +413,10 @@ impl MaildirFolder {
                 if !entry.file_type().is_ok_and(|t| t.is_file()) {
                     continue;
                 }
-                let file = format!("{sub}/{name}");
+                let mut file = String::with_capacity(sub.len() + 1 + name.len());
+                file.push_str(sub);
+                file.push('/');
+                file.push_str(&name);
                 if best.as_ref().is_none_or(|b| file < *b) {
                     best = Some(file);
                 }
