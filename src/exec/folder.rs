@@ -70,17 +70,19 @@ pub struct Prepared {
 
 /// Lists both sides and plans. Writes nothing anywhere when `ctx.dry_run` (the far
 /// folder is opened with EXAMINE, the state is only read). `near` is the folder at
-/// `task.near_dir`.
+/// `task.near_dir`; `read` is the folder's state if it was just read (with no journal
+/// to replay), else it is read here.
 pub fn prepare(
     session: &mut dyn FarStore,
     near: &dyn NearStore,
     task: &FolderTask,
     ctx: &FolderContext,
+    read: Option<FolderState>,
 ) -> Result<Prepared> {
-    let state = if ctx.dry_run {
-        ctx.state.peek(&task.far, &task.near)?
-    } else {
-        ctx.state.load(&task.far, &task.near)?
+    let state = match read {
+        Some(state) => state,
+        None if ctx.dry_run => ctx.state.peek(&task.far, &task.near)?,
+        None => ctx.state.load(&task.far, &task.near)?,
     };
     if !ctx.dry_run {
         match task.create {

@@ -187,13 +187,17 @@ fn run_job(job: &Job<'_>) -> FolderReport {
 /// changed.
 fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
     let task = &job.task;
-    if snapshot::unchanged(&MaildirFolder::new(task.near_dir.clone()), task, job.ctx)? {
-        log::folder(&format!(
-            "{}: {}: unchanged on both sides since the last run",
-            task.channel, task.far
-        ));
-        return Ok(());
-    }
+    let read = match snapshot::unchanged(&MaildirFolder::new(task.near_dir.clone()), task, job.ctx)?
+    {
+        snapshot::Look::Unchanged => {
+            log::folder(&format!(
+                "{}: {}: unchanged on both sides since the last run",
+                task.channel, task.far
+            ));
+            return Ok(());
+        }
+        snapshot::Look::Changed(read) => read.map(|state| *state),
+    };
     let mut lease = job.pool.lease()?;
     let result = (|| {
         let session = lease.session();
@@ -201,7 +205,7 @@ fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
         if task.remove {
             return folder::remove_folder(session, &near, task, job.ctx, done);
         }
-        let prepared = folder::prepare(session, &near, task, job.ctx)?;
+        let prepared = folder::prepare(session, &near, task, job.ctx, read)?;
         log::folder(&format!(
             "{}: {}: {} far, {} near, {} steps planned",
             task.channel,

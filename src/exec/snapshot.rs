@@ -26,48 +26,58 @@ pub(super) fn usable_far_snapshot(state: &FolderState) -> Option<FarSnapshot> {
     })
 }
 
+/// What [`unchanged`] found.
+pub enum Look {
+    /// Neither side changed since the last run that left nothing to do.
+    Unchanged,
+    /// Something may have changed. With the folder's state when it was read to tell (no
+    /// journal was left to replay): the job goes on from it rather than reading it again.
+    Changed(Option<Box<FolderState>>),
+}
+
 /// Whether neither side of the folder changed since the last run that left nothing to
 /// do: STATUS says what the state's far snapshot says, and the near directories have the
 /// times the state recorded (or, failing that, a listing of them holds exactly the
 /// paired messages with their agreed flags). Such a folder needs no connection; with
 /// the recorded times, no listing and no write either.
-pub fn unchanged(near: &dyn NearStore, task: &FolderTask, ctx: &FolderContext) -> Result<bool> {
+pub fn unchanged(near: &dyn NearStore, task: &FolderTask, ctx: &FolderContext) -> Result<Look> {
     if task.create.is_some() || task.remove || !task.far_exists || task.far_status.is_none() {
-        return Ok(false);
+        return Ok(Look::Changed(None));
     }
     if ctx.state.has_journal(&task.far) {
-        return Ok(false);
+        return Ok(Look::Changed(None));
     }
     let state = ctx.state.peek(&task.far, &task.near)?;
+    let changed = |state| Ok(Look::Changed(Some(Box::new(state))));
     let Some(seen) = usable_far_snapshot(&state) else {
-        return Ok(false);
+        return changed(state);
     };
     if state.seen_expunge != Some((ctx.options.expunge_far, ctx.options.expunge_near)) {
-        return Ok(false);
+        return changed(state);
     }
     if task.far_status != Some(seen) || !near.exists() {
-        return Ok(false);
+        return changed(state);
     }
     let read_at = SystemTime::now();
     let Some(times) = near.dir_times() else {
-        return Ok(false);
+        return changed(state);
     };
     if state.near_seen == Some(times) {
-        return Ok(true);
+        return Ok(Look::Unchanged);
     }
     // The far folder is unchanged but the near times are not the recorded ones (the run
     // that recorded the far snapshot had just written the folder, or a mail reader
     // touched it): one local listing, still no connection, tells whether anything
     // changed. If not, the times are recorded once settled, so the next run need not list.
     if !listing_agrees(near, &state)? || near.dir_times() != Some(times) {
-        return Ok(false);
+        return changed(state);
     }
     if !ctx.dry_run && settled(times.new, read_at) && settled(times.cur, read_at) {
         let mut state = state;
         state.near_seen = Some(times);
         ctx.state.save(&state)?;
     }
-    Ok(true)
+    Ok(Look::Unchanged)
 }
 
 /// Whether the near folder changed after its state was last saved: a directory time

@@ -464,7 +464,7 @@ impl World {
             report_actions: true,
         };
         let mut far = self.far.clone();
-        let prepared = folder::prepare(&mut far, &self.near, &self.task, &ctx)
+        let prepared = folder::prepare(&mut far, &self.near, &self.task, &ctx, None)
             .map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
         prop_assert!(
             prepared.plan.is_empty() && prepared.plan.held_back.is_empty(),
@@ -643,7 +643,7 @@ fn sync(
         report_actions: true,
     };
     let mut far = far.clone();
-    let prepared = folder::prepare(&mut far, near, task, &ctx)?;
+    let prepared = folder::prepare(&mut far, near, task, &ctx, None)?;
     let mut done = Vec::new();
     folder::execute(&mut far, None, near, task, &ctx, prepared, &mut done)
 }
