@@ -251,9 +251,16 @@ fn run() -> Result<()> {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
+    // The last benchmark's files are moved out of the way now and removed at the end,
+    // not before the runs (see tools::set_aside).
+    let previous = opts.work.with_extension("previous");
     if opts.work.exists() {
-        fs::remove_dir_all(&opts.work)
-            .with_context(|| format!("removing {}", opts.work.display()))?;
+        if previous.exists() {
+            fs::remove_dir_all(&previous)
+                .with_context(|| format!("removing {}", previous.display()))?;
+        }
+        fs::rename(&opts.work, &previous)
+            .with_context(|| format!("moving {} to {}", opts.work.display(), previous.display()))?;
     }
     fs::create_dir_all(&opts.work)?;
 
@@ -352,6 +359,12 @@ fn run() -> Result<()> {
     let report = report(&header, &results);
     println!("{report}");
     fs::write(opts.work.join("report.md"), &report)?;
+    // Nothing is measured any more: what the repetitions set aside can go.
+    for dir in [tools::set_aside_dir(&opts.work), previous] {
+        if dir.exists() {
+            fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+    }
     outcome?;
     eprintln!(
         "bench: done in {:.0} s; report also in {}",
@@ -587,12 +600,10 @@ fn report(header: &str, results: &Results) -> String {
 
 /// The floor for an initial sync: `cp -r` of the maildir a tool just wrote, then
 /// `sync`, timed like a tool's run (after a `sync` and the pause for the disk); the copy
-/// is removed afterwards. Its wall time in seconds.
+/// is set aside afterwards (see [`tools::set_aside`]). Its wall time in seconds.
 fn copy_baseline(maildir: &Path, work: &Path, pause: Duration) -> Result<f64> {
     let copy = work.join("copy");
-    if copy.exists() {
-        fs::remove_dir_all(&copy)?;
-    }
+    tools::set_aside(&copy, work)?;
     tools::settle(pause);
     let started = Instant::now();
     let status = std::process::Command::new("sh")
@@ -607,7 +618,7 @@ fn copy_baseline(maildir: &Path, work: &Path, pause: Duration) -> Result<f64> {
     if !status.success() {
         bail!("cp -r {} failed ({status})", maildir.display());
     }
-    fs::remove_dir_all(&copy)?;
+    tools::set_aside(&copy, work)?;
     eprintln!("bench: cp -r + sync of mailferry's maildir: wall {wall:>7.2} s");
     Ok(wall)
 }
