@@ -462,9 +462,12 @@ fn near_flag_changes_and_deletions_reach_the_server_in_one_round_trip() {
 fn folders_changed_on_the_near_side_are_not_asked_about() {
     let env = Env::new(DovecotOptions::default(), "verbatim");
     env.seed(&small_corpus());
-    env.dovecot
-        .seed(&[crate::support::corpus::message("Projects", 1, &[])])
-        .unwrap();
+    // INBOX (16 messages) is the largest folder, then Archive (12), then Projects (1).
+    let mut more: Vec<_> = (0..4)
+        .map(|n| crate::support::corpus::message("INBOX", 100 + n, &[]))
+        .collect();
+    more.push(crate::support::corpus::message("Projects", 1, &[]));
+    env.dovecot.seed(&more).unwrap();
     env.sync(&[], 0);
     age_near_dirs(&env);
     assert_nothing_planned(&env.sync(&[], 0));
@@ -496,13 +499,23 @@ fn folders_changed_on_the_near_side_are_not_asked_about() {
     );
     env.assert_converged("Archive");
 
-    // Every folder changed near: nothing to ask.
+    // Every folder changed near: nothing to ask, and the jobs start largest first (one
+    // at a time here, so the order of the SELECTs is the order they started in).
     let synced = ["INBOX", "Archive", "Projects"];
     for folder in synced {
         toggle_near_flagged(&near_files(&env.near_dir(folder))[0]);
     }
-    let (_, trace) = traced_sync(&env);
-    assert_nothing_asked(&sent(&trace));
+    let out = env.run(&["-vvv", "sync", "--jobs", "1"]);
+    let trace = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{trace}");
+    let commands = sent(&trace);
+    assert_nothing_asked(&commands);
+    let selected: Vec<&str> = commands
+        .iter()
+        .filter_map(|c| c.strip_prefix("SELECT \""))
+        .filter_map(|c| c.split('"').next())
+        .collect();
+    assert_eq!(selected, ["INBOX", "Archive", "Projects"], "{trace}");
     for folder in synced {
         env.assert_converged(folder);
     }
