@@ -138,9 +138,8 @@ SyncState *
         Ok(())
     }
 
-    /// Removes the maildir and the state, and makes an empty maildir root (mbsync wants
-    /// its `Path` to exist): the next run is a first sync.
-    /// The old ones are set aside, not removed (see [`set_aside`]).
+    /// Sets the maildir and the state aside (see [`set_aside`]) and makes an empty
+    /// maildir root (mbsync wants its `Path` to exist): the next run is a first sync.
     pub fn wipe(&self) -> Result<()> {
         let work = self.dir.parent().unwrap_or(&self.dir);
         for d in [self.maildir(), self.dir.join("state")] {
@@ -225,9 +224,6 @@ fn toml_str(s: &str) -> String {
     out
 }
 
-/// Flushes dirty pages and waits a little, so what a previous step wrote or deleted (a
-/// discard-mounted disk slows writes for seconds after big deletes) does not land in the
-/// next timed run.
 /// Where [`set_aside`] puts what a repetition no longer needs, beside the tools' own
 /// directories (so on the same file system); removed at the end of the benchmark.
 pub fn set_aside_dir(work: &Path) -> PathBuf {
@@ -257,6 +253,9 @@ pub fn set_aside(path: &Path, work: &Path) -> Result<()> {
         .with_context(|| format!("moving {} to {}", path.display(), target.display()))
 }
 
+/// Flushes dirty pages and waits a little, so what a previous step wrote or deleted (a
+/// discard-mounted disk slows writes for seconds after big deletes) does not land in the
+/// next timed run.
 pub fn settle(pause: std::time::Duration) {
     let _ = Command::new("sync").status();
     std::thread::sleep(pause);
