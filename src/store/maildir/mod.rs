@@ -164,10 +164,7 @@ impl MaildirFolder {
                         continue;
                     }
                 };
-                let mut file = String::with_capacity(sub.len() + 1 + name.len());
-                file.push_str(sub);
-                file.push('/');
-                file.push_str(&name);
+                let file = file_in(sub, &name);
                 if name.starts_with('.') {
                     warnings.push(format!("skipping hidden file {}", self.show(&file)));
                     continue;
@@ -413,10 +410,7 @@ impl MaildirFolder {
                 if !entry.file_type().is_ok_and(|t| t.is_file()) {
                     continue;
                 }
-                let mut file = String::with_capacity(sub.len() + 1 + name.len());
-                file.push_str(sub);
-                file.push('/');
-                file.push_str(&name);
+                let file = file_in(sub, &name);
                 if best.as_ref().is_none_or(|b| file < *b) {
                     best = Some(file);
                 }
@@ -675,6 +669,16 @@ fn write_new_file(path: &Path, body: &[u8]) -> io::Result<()> {
         return Err(annotate(e, "cannot write", path));
     }
     Ok(())
+}
+
+/// The folder-relative name of the file `name` in the subdirectory `sub` (`cur/...`),
+/// built without `format!` (a scan builds one per message).
+fn file_in(sub: &str, name: &str) -> String {
+    let mut file = String::with_capacity(sub.len() + 1 + name.len());
+    file.push_str(sub);
+    file.push('/');
+    file.push_str(name);
+    file
 }
 
 /// Gives `from` the additional name `to` without ever replacing an existing `to`: a hard
