@@ -15,7 +15,9 @@
 //! hold (content key and flags of every message, folder by folder): a run that skipped,
 //! lost, duplicated or mis-flagged mail fails the benchmark (exit 1) naming what differs.
 //! After each repetition of the initial sync it also times `cp -r` of mailferry's fresh
-//! maildir followed by `sync`: the floor for writing that mail durably.
+//! maildir followed by `sync`: the floor for writing that mail durably; and a download of
+//! every body over TLS on mailferry's default four connections, with nothing written (see
+//! `bench/download.rs`): the floor the server sets.
 //! Finally it prints a table per scenario: medians of wall time, user+system CPU, Dovecot's
 //! CPU for the run and peak RSS for each tool, and mailferry/mbsync ratios. `--rtt-ms N`
 //! puts a delay proxy (N/2 ms each way, per chunk, so pipelining still pays) between each
@@ -36,6 +38,8 @@ mod changes;
 mod corpus;
 #[path = "bench/delay.rs"]
 mod delay;
+#[path = "bench/download.rs"]
+mod download;
 #[path = "bench/seed.rs"]
 mod seed;
 #[path = "bench/server_cpu.rs"]
@@ -237,9 +241,20 @@ struct Sides {
 }
 
 /// Results: per scenario, per tool (mailferry, mbsync), every run.
-/// Results: per scenario, its detail line, per tool (mailferry, mbsync) every run, and
-/// (initial sync only) the wall time of each `cp -r` + `sync` of the same mail.
-type Results = Vec<(Scenario, String, [Vec<Measure>; 2], Vec<f64>)>;
+/// What one scenario measured.
+struct Outcome {
+    scenario: Scenario,
+    /// What the last day changed (server and local changes), else empty.
+    detail: String,
+    /// Per tool (mailferry, mbsync), every run.
+    runs: [Vec<Measure>; 2],
+    /// Initial sync only: the wall time of each `cp -r` + `sync` of the same mail.
+    copies: Vec<f64>,
+    /// Initial sync only: each download of the same mail with nothing written.
+    downloads: Vec<download::Download>,
+}
+
+type Results = Vec<Outcome>;
 
 fn run() -> Result<()> {
     let opts = parse_options()?;
@@ -344,6 +359,7 @@ fn run() -> Result<()> {
         sides: &mut sides,
         wipe_pause,
         settle: opts.settle,
+        port,
     };
     if !opts.scenarios.contains(&Scenario::Initial) {
         eprintln!("bench: first syncs (not measured)");
@@ -396,6 +412,8 @@ struct Ctx<'a> {
     sides: &'a mut Vec<Sides>,
     wipe_pause: Duration,
     settle: Duration,
+    /// Where the tools connect: Dovecot's TLS port, or the delay proxy's.
+    port: u16,
 }
 
 impl Ctx<'_> {
@@ -443,6 +461,7 @@ fn run_scenarios(
         eprintln!("bench: scenario {}", scenario.title());
         let mut runs: [Vec<Measure>; 2] = [Vec::new(), Vec::new()];
         let mut copies: Vec<f64> = Vec::new();
+        let mut downloads = Vec::new();
         let mut detail = String::new();
         for rep in 0..opts.runs {
             let label = format!("{}-{}", scenario.id(), rep + 1);
@@ -471,6 +490,9 @@ fn run_scenarios(
                     if out.is_ok() && scenario == Scenario::Initial {
                         out = copy_baseline(&ctx.tools[0].maildir(), &opts.work, ctx.wipe_pause)
                             .map(|wall| copies.push(wall));
+                    }
+                    if out.is_ok() && scenario == Scenario::Initial {
+                        out = download_baseline(ctx, view::count(model)).map(|d| downloads.push(d));
                     }
                     out
                 }
@@ -515,11 +537,23 @@ fn run_scenarios(
                 }
             };
             if let Err(e) = outcome {
-                results.push((scenario, detail, runs, copies));
+                results.push(Outcome {
+                    scenario,
+                    detail,
+                    runs,
+                    copies,
+                    downloads,
+                });
                 return Err(e);
             }
         }
-        results.push((scenario, detail, runs, copies));
+        results.push(Outcome {
+            scenario,
+            detail,
+            runs,
+            copies,
+            downloads,
+        });
     }
     Ok(())
 }
@@ -544,7 +578,14 @@ type Metric = (&'static str, fn(&Measure) -> f64, usize);
 /// The Markdown report: a table per scenario.
 fn report(header: &str, results: &Results) -> String {
     let mut out = format!("# mailferry vs mbsync\n\n{header}\n");
-    for (scenario, detail, runs, copies) in results {
+    for Outcome {
+        scenario,
+        detail,
+        runs,
+        copies,
+        downloads,
+    } in results
+    {
         let _ = write!(out, "\n## {}", scenario.title());
         if !detail.is_empty() {
             let _ = write!(out, " (last day: {detail})");
@@ -594,8 +635,47 @@ fn report(header: &str, results: &Results) -> String {
                 ours / copy
             );
         }
+        let download_walls: Vec<f64> = downloads.iter().map(|d| d.wall).collect();
+        if let (Some(wall), Some(ours)) = (
+            median(&download_walls),
+            median(&runs[0].iter().map(|m| m.wall).collect::<Vec<_>>()),
+        ) {
+            let each: Vec<String> = download_walls.iter().map(|w| format!("{w:.2}")).collect();
+            let server: Vec<f64> = downloads.iter().map(|d| d.server_cpu).collect();
+            let _ = writeln!(
+                out,
+                "\nDownload alone ({} connections fetch every body over TLS and write nothing), after \
+                 each repetition: median {wall:.2} s (each: {}), Dovecot's CPU {:.2} s; \
+                 mailferry / download: {:.2}",
+                download::CONNECTIONS,
+                each.join(" "),
+                median(&server).unwrap_or(0.0),
+                ours / wall
+            );
+        }
     }
     out
+}
+
+/// The floor for an initial sync set by the server: every body of mailferry's account
+/// downloaded and thrown away (see `bench/download.rs`); it must have had all `messages`.
+fn download_baseline(ctx: &Ctx, messages: usize) -> Result<download::Download> {
+    tools::settle(ctx.settle);
+    let d = download::download(ctx.server, ctx.port, &ctx.tools[0].user)?;
+    if d.bodies != messages {
+        bail!(
+            "the download alone got {} bodies, not the {messages} messages on the server",
+            d.bodies
+        );
+    }
+    eprintln!(
+        "bench: download alone ({} connections): wall {:>7.2} s  server cpu {:>7.2} s  {:.1} MB",
+        download::CONNECTIONS,
+        d.wall,
+        d.server_cpu,
+        d.bytes as f64 / 1e6
+    );
+    Ok(d)
 }
 
 /// The floor for an initial sync: `cp -r` of the maildir a tool just wrote, then
