@@ -248,8 +248,8 @@ struct Outcome {
     detail: String,
     /// Per tool (mailferry, mbsync), every run.
     runs: [Vec<Measure>; 2],
-    /// Initial sync only: the wall time of each `cp -r` + `sync` of the same mail.
-    copies: Vec<f64>,
+    /// Initial sync only: each `cp -r` + `sync` of the same mail.
+    copies: Vec<Copy>,
     /// Initial sync only: each download of the same mail with nothing written.
     downloads: Vec<download::Download>,
 }
@@ -460,7 +460,7 @@ fn run_scenarios(
     for &scenario in &opts.scenarios {
         eprintln!("bench: scenario {}", scenario.title());
         let mut runs: [Vec<Measure>; 2] = [Vec::new(), Vec::new()];
-        let mut copies: Vec<f64> = Vec::new();
+        let mut copies = Vec::new();
         let mut downloads = Vec::new();
         let mut detail = String::new();
         for rep in 0..opts.runs {
@@ -489,7 +489,7 @@ fn run_scenarios(
                     }
                     if out.is_ok() && scenario == Scenario::Initial {
                         out = copy_baseline(&ctx.tools[0].maildir(), &opts.work, ctx.wipe_pause)
-                            .map(|wall| copies.push(wall));
+                            .map(|c| copies.push(c));
                     }
                     if out.is_ok() && scenario == Scenario::Initial {
                         out = download_baseline(ctx, view::count(model)).map(|d| downloads.push(d));
@@ -622,34 +622,32 @@ fn report(header: &str, results: &Results) -> String {
             walls(&runs[0]),
             walls(&runs[1])
         );
-        if let (Some(copy), Some(ours)) = (
-            median(copies),
-            median(&runs[0].iter().map(|m| m.wall).collect::<Vec<_>>()),
-        ) {
-            let each: Vec<String> = copies.iter().map(|w| format!("{w:.2}")).collect();
+        let ours = median(&runs[0].iter().map(|m| m.wall).collect::<Vec<_>>());
+        let copy_walls: Vec<f64> = copies.iter().map(|c| c.wall).collect();
+        if let (Some(copy), Some(ours)) = (median(&copy_walls), ours) {
+            let each: Vec<String> = copy_walls.iter().map(|w| format!("{w:.2}")).collect();
+            let cpu = median(&copies.iter().map(|c| c.cpu).collect::<Vec<_>>()).unwrap_or(0.0);
             let _ = writeln!(
                 out,
                 "\n`cp -r` of mailferry's maildir + `sync`, after each repetition: median {copy:.2} s \
-                 (each: {}); mailferry / copy: {:.2}",
+                 (each: {}), CPU {cpu:.2} s; mailferry / copy: {:.2}",
                 each.join(" "),
                 ours / copy
             );
         }
         let download_walls: Vec<f64> = downloads.iter().map(|d| d.wall).collect();
-        if let (Some(wall), Some(ours)) = (
-            median(&download_walls),
-            median(&runs[0].iter().map(|m| m.wall).collect::<Vec<_>>()),
-        ) {
+        if let (Some(wall), Some(ours)) = (median(&download_walls), ours) {
             let each: Vec<String> = download_walls.iter().map(|w| format!("{w:.2}")).collect();
-            let server: Vec<f64> = downloads.iter().map(|d| d.server_cpu).collect();
+            let cpu = median(&downloads.iter().map(|d| d.cpu).collect::<Vec<_>>()).unwrap_or(0.0);
+            let server =
+                median(&downloads.iter().map(|d| d.server_cpu).collect::<Vec<_>>()).unwrap_or(0.0);
             let _ = writeln!(
                 out,
                 "\nDownload alone ({} connections fetch every body over TLS and write nothing), after \
-                 each repetition: median {wall:.2} s (each: {}), Dovecot's CPU {:.2} s; \
-                 mailferry / download: {:.2}",
+                 each repetition: median {wall:.2} s (each: {}), CPU {cpu:.2} s, Dovecot's CPU \
+                 {server:.2} s; mailferry / download: {:.2}",
                 download::CONNECTIONS,
                 each.join(" "),
-                median(&server).unwrap_or(0.0),
                 ours / wall
             );
         }
@@ -669,9 +667,10 @@ fn download_baseline(ctx: &Ctx, messages: usize) -> Result<download::Download> {
         );
     }
     eprintln!(
-        "bench: download alone ({} connections): wall {:>7.2} s  server cpu {:>7.2} s  {:.1} MB",
+        "bench: download alone ({} connections): wall {:>7.2} s  cpu {:>7.2} s  server cpu {:>7.2} s  {:.1} MB",
         download::CONNECTIONS,
         d.wall,
+        d.cpu,
         d.server_cpu,
         d.bytes as f64 / 1e6
     );
@@ -679,14 +678,19 @@ fn download_baseline(ctx: &Ctx, messages: usize) -> Result<download::Download> {
 }
 
 /// The floor for an initial sync: `cp -r` of the maildir a tool just wrote, then
-/// `sync`, timed like a tool's run (after a `sync` and the pause for the disk); the copy
-/// is set aside afterwards (see [`tools::set_aside`]). Its wall time in seconds.
-fn copy_baseline(maildir: &Path, work: &Path, pause: Duration) -> Result<f64> {
+/// `sync`, timed like a tool's run (after a `sync` and the pause for the disk, under
+/// `/usr/bin/time -v`); the copy is set aside afterwards (see [`tools::set_aside`]).
+fn copy_baseline(maildir: &Path, work: &Path, pause: Duration) -> Result<Copy> {
     let copy = work.join("copy");
+    let time_out = work.join("copy-time.txt");
     tools::set_aside(&copy, work)?;
     tools::settle(pause);
     let started = Instant::now();
-    let status = std::process::Command::new("sh")
+    let status = std::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg("-o")
+        .arg(&time_out)
+        .arg("sh")
         .arg("-c")
         .arg("cp -r \"$1\" \"$2\" && sync")
         .arg("sh")
@@ -698,7 +702,17 @@ fn copy_baseline(maildir: &Path, work: &Path, pause: Duration) -> Result<f64> {
     if !status.success() {
         bail!("cp -r {} failed ({status})", maildir.display());
     }
+    let text =
+        fs::read_to_string(&time_out).with_context(|| format!("reading {}", time_out.display()))?;
+    let (cpu, _) = tools::parse_time(&text)
+        .with_context(|| format!("parsing /usr/bin/time -v output:\n{text}"))?;
     tools::set_aside(&copy, work)?;
-    eprintln!("bench: cp -r + sync of mailferry's maildir: wall {wall:>7.2} s");
-    Ok(wall)
+    eprintln!("bench: cp -r + sync of mailferry's maildir: wall {wall:>7.2} s  cpu {cpu:>7.2} s");
+    Ok(Copy { wall, cpu })
+}
+
+/// One `cp -r` + `sync`: wall and user + system seconds.
+struct Copy {
+    wall: f64,
+    cpu: f64,
 }

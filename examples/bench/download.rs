@@ -20,10 +20,11 @@ pub const CONNECTIONS: usize = 4;
 /// A tag no line of the corpus starts with.
 const TAG: &str = "dl7q";
 
-/// Wall seconds of one download, Dovecot's CPU seconds for it, the bytes read and the
-/// bodies among them.
+/// Wall seconds of one download, the client's and Dovecot's CPU seconds for it, the bytes
+/// read and the bodies among them.
 pub struct Download {
     pub wall: f64,
+    pub cpu: f64,
     pub server_cpu: f64,
     pub bytes: u64,
     pub bodies: usize,
@@ -41,6 +42,7 @@ pub fn download(server: &Dovecot, port: u16, user: &str) -> Result<Download> {
         .add_root_certificate(Certificate::from_pem(&pem)?)
         .build()?;
     let watch = server_cpu::start(server)?;
+    let own_before = server_cpu::own_seconds()?;
     let started = Instant::now();
     let mut first = connect(&tls, port, user, server.password())?;
     let mut folders = Vec::new();
@@ -100,6 +102,7 @@ pub fn download(server: &Dovecot, port: u16, user: &str) -> Result<Download> {
             .collect()
     });
     let wall = started.elapsed().as_secs_f64();
+    let cpu = server_cpu::own_seconds()? - own_before;
     for r in results {
         let (n, count) = r?;
         bytes += n;
@@ -107,6 +110,7 @@ pub fn download(server: &Dovecot, port: u16, user: &str) -> Result<Download> {
     }
     Ok(Download {
         wall,
+        cpu,
         server_cpu: watch.finish()?,
         bytes,
         bodies,

@@ -1,4 +1,5 @@
-//! The processor time Dovecot spends serving one tool's run: the user and system time of
+//! The processor time Dovecot spends serving one tool's run (and the benchmark's own, for
+//! its download alone): the user and system time of
 //! the `imap` and `imap-login` processes (a pair per connection, ended with it; the login
 //! process carries the TLS), which Linux adds to the master's children times once they
 //! have ended and been reaped.
@@ -53,18 +54,29 @@ fn stat_of(pid: &str) -> Option<(String, Vec<String>)> {
 }
 
 /// User + system seconds of the master's children that have ended (`cutime` + `cstime`,
-/// fields 16 and 17 of its stat; the list after the name starts at field 3).
+/// fields 16 and 17 of its stat).
 fn ended_children_seconds(master: u32) -> Result<f64> {
-    let (_, fields) = stat_of(&master.to_string())
-        .with_context(|| format!("reading /proc/{master}/stat of Dovecot's master"))?;
+    stat_seconds(&master.to_string(), [16, 17])
+}
+
+/// User + system seconds of the benchmark's own process, every thread (`utime` + `stime`,
+/// fields 14 and 15 of its stat): what the download alone costs the client.
+pub fn own_seconds() -> Result<f64> {
+    stat_seconds("self", [14, 15])
+}
+
+/// The sum of two tick counts of `/proc/PID/stat` (numbered from 1, as in proc(5); the
+/// list after the name starts at field 3), in seconds.
+fn stat_seconds(pid: &str, which: [usize; 2]) -> Result<f64> {
+    let (_, fields) = stat_of(pid).with_context(|| format!("reading /proc/{pid}/stat"))?;
     let ticks = |field: usize| -> Result<f64> {
         fields
             .get(field - 3)
             .and_then(|v| v.parse::<u64>().ok())
             .map(|v| v as f64)
-            .with_context(|| format!("field {field} of /proc/{master}/stat"))
+            .with_context(|| format!("field {field} of /proc/{pid}/stat"))
     };
-    Ok((ticks(16)? + ticks(17)?) / TICKS_PER_SECOND)
+    Ok((ticks(which[0])? + ticks(which[1])?) / TICKS_PER_SECOND)
 }
 
 /// Whether an `imap` or `imap-login` child of the master is still there (a process that

@@ -197,7 +197,7 @@ SyncState *
 }
 
 /// User + system seconds and peak RSS (KiB) from `/usr/bin/time -v`.
-fn parse_time(text: &str) -> Option<(f64, u64)> {
+pub fn parse_time(text: &str) -> Option<(f64, u64)> {
     let field = |name: &str| -> Option<&str> {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(name))
