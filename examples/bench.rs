@@ -462,6 +462,7 @@ fn run_scenarios(
         let mut runs: [Vec<Measure>; 2] = [Vec::new(), Vec::new()];
         let mut copies = Vec::new();
         let mut downloads = Vec::new();
+        let mut failure = None;
         let mut detail = String::new();
         for rep in 0..opts.runs {
             let label = format!("{}-{}", scenario.id(), rep + 1);
@@ -537,16 +538,11 @@ fn run_scenarios(
                 }
             };
             if let Err(e) = outcome {
-                results.push(Outcome {
-                    scenario,
-                    detail,
-                    runs,
-                    copies,
-                    downloads,
-                });
-                return Err(e);
+                failure = Some(e);
+                break;
             }
         }
+        // A failed scenario's runs so far are reported too.
         results.push(Outcome {
             scenario,
             detail,
@@ -554,6 +550,9 @@ fn run_scenarios(
             copies,
             downloads,
         });
+        if let Some(e) = failure {
+            return Err(e);
+        }
     }
     Ok(())
 }

@@ -17,7 +17,8 @@ use std::time::Instant;
 /// mailferry's default number of connections (`jobs`).
 pub const CONNECTIONS: usize = 4;
 
-/// A tag no line of the corpus starts with.
+/// The tag of every command (each connection sends one at a time and waits for its end;
+/// the bodies are read as the literals they are, so their lines are never taken for it).
 const TAG: &str = "dl7q";
 
 /// Wall seconds of one download, the client's and Dovecot's CPU seconds for it, the bytes
@@ -130,57 +131,68 @@ fn connect(tls: &TlsConnector, port: u16, user: &str, password: &str) -> Result<
     Ok(stream)
 }
 
-/// Sends `text` and returns the untagged lines of the answer (literals left out); an error
-/// unless it ends in OK.
-fn command(stream: &mut Stream, text: &str) -> Result<Vec<String>> {
+/// What a command's answer held.
+struct Answer {
+    /// The untagged lines (literals left out), when kept.
+    lines: Vec<String>,
+    /// Bytes read, literals included.
+    bytes: u64,
+    /// Literals read (for a body FETCH: the bodies).
+    literals: usize,
+}
+
+/// Sends `text` and reads its answer up to the tagged OK (an error otherwise), keeping the
+/// untagged lines when `keep_lines`. Errors name the command by its first word only (a
+/// LOGIN carries the password).
+fn exchange(stream: &mut Stream, text: &str, keep_lines: bool) -> Result<Answer> {
     stream
         .get_mut()
         .write_all(format!("{TAG} {text}\r\n").as_bytes())?;
-    let mut lines = Vec::new();
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if stream.read_until(b'\n', &mut line)? == 0 {
-            bail!("the server closed the connection during {text:?}");
-        }
-        let text_line = String::from_utf8_lossy(&line).trim_end().to_string();
-        if let Some(rest) = text_line.strip_prefix(&format!("{TAG} ")) {
-            if rest.starts_with("OK") {
-                return Ok(lines);
-            }
-            bail!("{text:?} failed: {rest}");
-        }
-        skip_literal(stream, &line)?;
-        lines.push(text_line);
-    }
-}
-
-/// Sends `UID FETCH 1:* BODY.PEEK[]` and reads the answer, bodies thrown away; the bytes
-/// read and the number of literals (bodies) among them.
-fn fetch_and_discard(stream: &mut Stream) -> Result<(u64, usize)> {
-    stream
-        .get_mut()
-        .write_all(format!("{TAG} UID FETCH 1:* BODY.PEEK[]\r\n").as_bytes())?;
-    let (mut read, mut bodies) = (0, 0);
+    let verb = text.split(' ').next().unwrap_or_default();
+    let mut answer = Answer {
+        lines: Vec::new(),
+        bytes: 0,
+        literals: 0,
+    };
     let mut line = Vec::new();
     loop {
         line.clear();
         let n = stream.read_until(b'\n', &mut line)?;
         if n == 0 {
-            bail!("the server closed the connection during a FETCH");
+            bail!("the server closed the connection during {verb}");
         }
-        read += n as u64;
-        if line.starts_with(format!("{TAG} ").as_bytes()) {
-            if line[TAG.len() + 1..].starts_with(b"OK") {
-                return Ok((read, bodies));
+        answer.bytes += n as u64;
+        if let Some(rest) = line.strip_prefix(format!("{TAG} ").as_bytes()) {
+            if rest.starts_with(b"OK") {
+                return Ok(answer);
             }
-            bail!("FETCH failed: {}", String::from_utf8_lossy(&line));
+            bail!(
+                "{verb} failed: {}",
+                String::from_utf8_lossy(rest).trim_end()
+            );
         }
         if let Some(n) = skip_literal(stream, &line)? {
-            read += n;
-            bodies += 1;
+            answer.bytes += n;
+            answer.literals += 1;
+        }
+        if keep_lines {
+            answer
+                .lines
+                .push(String::from_utf8_lossy(&line).trim_end().to_string());
         }
     }
+}
+
+/// Sends `text`; the untagged lines of its answer.
+fn command(stream: &mut Stream, text: &str) -> Result<Vec<String>> {
+    Ok(exchange(stream, text, true)?.lines)
+}
+
+/// Sends `UID FETCH 1:* BODY.PEEK[]` and reads the answer, bodies thrown away; the bytes
+/// read and the number of bodies among them.
+fn fetch_and_discard(stream: &mut Stream) -> Result<(u64, usize)> {
+    let answer = exchange(stream, "UID FETCH 1:* BODY.PEEK[]", false)?;
+    Ok((answer.bytes, answer.literals))
 }
 
 /// When `line` ends with a literal's announcement `{N}`, reads its N bytes and returns N.
