@@ -685,10 +685,7 @@ fn copy_baseline(maildir: &Path, work: &Path, pause: Duration) -> Result<Copy> {
     tools::set_aside(&copy, work)?;
     tools::settle(pause);
     let started = Instant::now();
-    let status = std::process::Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg("-o")
-        .arg(&time_out)
+    let status = tools::timed(&time_out)
         .arg("sh")
         .arg("-c")
         .arg("cp -r \"$1\" \"$2\" && sync")
@@ -701,10 +698,7 @@ fn copy_baseline(maildir: &Path, work: &Path, pause: Duration) -> Result<Copy> {
     if !status.success() {
         bail!("cp -r {} failed ({status})", maildir.display());
     }
-    let text =
-        fs::read_to_string(&time_out).with_context(|| format!("reading {}", time_out.display()))?;
-    let (cpu, _) = tools::parse_time(&text)
-        .with_context(|| format!("parsing /usr/bin/time -v output:\n{text}"))?;
+    let (cpu, _) = tools::read_time(&time_out)?;
     tools::set_aside(&copy, work)?;
     eprintln!("bench: cp -r + sync of mailferry's maildir: wall {wall:>7.2} s  cpu {cpu:>7.2} s");
     Ok(Copy { wall, cpu })

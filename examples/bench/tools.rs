@@ -153,8 +153,8 @@ SyncState *
     pub fn run(&self, label: &str) -> Result<Measure> {
         let time_out = self.dir.join("time.txt");
         let log = self.dir.join(format!("{label}.log"));
-        let mut cmd = Command::new("/usr/bin/time");
-        cmd.arg("-v").arg("-o").arg(&time_out).arg(&self.binary);
+        let mut cmd = timed(&time_out);
+        cmd.arg(&self.binary);
         match self.kind {
             Kind::Mailferry => cmd
                 .arg(if self.trace { "-vvv" } else { "-q" })
@@ -183,10 +183,7 @@ SyncState *
                 tail.join("\n")
             );
         }
-        let text = fs::read_to_string(&time_out)
-            .with_context(|| format!("reading {}", time_out.display()))?;
-        let (cpu, rss_kb) = parse_time(&text)
-            .with_context(|| format!("parsing /usr/bin/time -v output:\n{text}"))?;
+        let (cpu, rss_kb) = read_time(&time_out)?;
         Ok(Measure {
             wall,
             cpu,
@@ -196,8 +193,23 @@ SyncState *
     }
 }
 
+/// `/usr/bin/time -v -o TIME_OUT`, to be given the command to measure; read its figures
+/// with [`read_time`].
+pub fn timed(time_out: &Path) -> Command {
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-v").arg("-o").arg(time_out);
+    cmd
+}
+
+/// User + system seconds and peak RSS (KiB) that [`timed`] wrote to `time_out`.
+pub fn read_time(time_out: &Path) -> Result<(f64, u64)> {
+    let text =
+        fs::read_to_string(time_out).with_context(|| format!("reading {}", time_out.display()))?;
+    parse_time(&text).with_context(|| format!("parsing /usr/bin/time -v output:\n{text}"))
+}
+
 /// User + system seconds and peak RSS (KiB) from `/usr/bin/time -v`.
-pub fn parse_time(text: &str) -> Option<(f64, u64)> {
+fn parse_time(text: &str) -> Option<(f64, u64)> {
     let field = |name: &str| -> Option<&str> {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(name))

@@ -15,7 +15,14 @@ const FOLDERS: [&str; 4] = ["INBOX", "Archive", "Notes", "Projects"];
 
 /// Runs `-vvv sync --json` and returns the report and the IMAP trace (stderr).
 fn traced_sync(env: &Env) -> (Value, String) {
-    let out = env.run(&["-vvv", "sync", "--json"]);
+    traced_sync_with(env, &[])
+}
+
+/// [`traced_sync`] with more options for `sync` (e.g. `--jobs 1`).
+fn traced_sync_with(env: &Env, options: &[&str]) -> (Value, String) {
+    let mut args = vec!["-vvv", "sync", "--json"];
+    args.extend_from_slice(options);
+    let out = env.run(&args);
     let trace = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{trace}");
     let report = serde_json::from_slice(&out.stdout).unwrap();
@@ -505,9 +512,7 @@ fn folders_changed_on_the_near_side_are_not_asked_about() {
     for folder in synced {
         toggle_near_flagged(&near_files(&env.near_dir(folder))[0]);
     }
-    let out = env.run(&["-vvv", "sync", "--jobs", "1"]);
-    let trace = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(0), "{trace}");
+    let (_, trace) = traced_sync_with(&env, &["--jobs", "1"]);
     let commands = sent(&trace);
     assert_nothing_asked(&commands);
     let selected: Vec<&str> = commands
