@@ -574,3 +574,44 @@ fn the_largest_folder_is_asked_about_first_and_every_folder_in_one_round_trip() 
     env.assert_converged("INBOX");
     env.assert_converged("Archive");
 }
+
+/// Whether the trace says the run took `folder`'s near listing from the state.
+fn listed_from_state(trace: &str, folder: &str) -> bool {
+    let said =
+        format!(": {folder}: near folder unchanged since the last run: listed from the state");
+    trace.lines().any(|line| line.ends_with(&said))
+}
+
+#[test]
+fn after_a_run_that_wrote_near_the_next_takes_the_near_listing_from_the_state() {
+    use crate::support::corpus::message;
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    env.seed(&small_corpus());
+    env.sync(&[], 0);
+    // New far mail in both folders: the run writes into both near folders and, having
+    // seen no change there but its own, records their times without listing them again.
+    let more = [
+        message("INBOX", 200, &[]),
+        message("Archive", 201, &["\\Seen"]),
+    ];
+    env.dovecot.seed(&more).unwrap();
+    assert_eq!(totals(&env.sync(&[], 0))[0], 2);
+    // More far mail: both near listings come from the state, and nothing is missed.
+    let more = [message("INBOX", 202, &[]), message("Archive", 203, &[])];
+    env.dovecot.seed(&more).unwrap();
+    let (report, trace) = traced_sync(&env);
+    assert_eq!(totals(&report)[0], 2, "{report}");
+    assert!(listed_from_state(&trace, "INBOX"), "{trace}");
+    assert!(listed_from_state(&trace, "Archive"), "{trace}");
+    assert_eq!(env.assert_converged("INBOX"), 12 + 2);
+    assert_eq!(env.assert_converged("Archive"), 12 + 2);
+    // A mail reader flags an INBOX message right after that run, and more mail comes:
+    // INBOX is listed again (its directory times changed), and the flag goes up.
+    toggle_near_flagged(&near_files(&env.near_dir("INBOX"))[0]);
+    env.dovecot.seed(&[message("INBOX", 204, &[])]).unwrap();
+    let (report, trace) = traced_sync(&env);
+    assert!(!listed_from_state(&trace, "INBOX"), "{trace}");
+    assert_eq!(totals(&report)[..3], [1, 0, 1], "{report}");
+    assert_eq!(env.assert_converged("INBOX"), 12 + 3);
+    assert_nothing_planned(&env.sync(&[], 0));
+}
