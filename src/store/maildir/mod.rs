@@ -76,15 +76,15 @@ impl MaildirFolder {
             .is_some_and(watch::Watch::only_expected)
     }
 
-    /// Notes one of our own changes for the watch, if there is one; past the number of
-    /// changes a watch notes, it is dropped (see [`watch::Watch::expect`]).
+    /// Notes one of our own changes for the watch, if there is one.
     fn note(&self, change: watch::Change, file: &str) {
-        let mut watch = self
+        if let Some(watch) = self
             .watch
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if watch.as_mut().is_some_and(|w| !w.expect(change, file)) {
-            *watch = None;
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_mut()
+        {
+            watch.expect(change, file);
         }
     }
 
@@ -1073,17 +1073,6 @@ mod tests {
             fs::read_to_string(folder.dir().join("cur/3.c.host:2,S")).unwrap(),
             "a"
         );
-    }
-
-    #[test]
-    fn a_watch_past_its_bound_is_dropped_and_vouches_for_nothing() {
-        let (_tmp, folder) = folder();
-        folder.watch_changes();
-        for n in 0..=watch::MAX_NOTED {
-            folder.note(watch::Change::Created, &format!("new/{n}"));
-        }
-        assert!(folder.watch.lock().unwrap().is_none());
-        assert!(!folder.only_own_changes());
     }
 
     #[test]

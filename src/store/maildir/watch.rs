@@ -4,11 +4,6 @@
 
 use std::path::Path;
 
-/// The most changes a watch notes (about 100 bytes each): a day's changes to a large
-/// folder are far fewer; a first sync of one is more (and more than the kernel queues by
-/// default, 16,384 events), and its folder is listed again instead.
-pub(super) const MAX_NOTED: usize = 4096;
-
 /// One change to an entry of `new/` or `cur/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Change {
@@ -59,13 +54,8 @@ impl Watch {
         None
     }
 
-    /// Notes a change the job made to `file` (`cur/<name>` or `new/<name>`). `false` once
-    /// [`MAX_NOTED`] changes were noted: the watch is then not worth its memory (the
-    /// caller drops it, and the folder is listed again as without a watch).
-    pub fn expect(&mut self, change: Change, file: &str) -> bool {
-        if self.expected.len() >= MAX_NOTED {
-            return false;
-        }
+    /// Notes a change the job made to `file` (`cur/<name>` or `new/<name>`).
+    pub fn expect(&mut self, change: Change, file: &str) {
         let sub = if file.starts_with("new/") {
             "new"
         } else {
@@ -73,7 +63,6 @@ impl Watch {
         };
         let name = file.split_once('/').map_or(file, |(_, name)| name);
         self.expected.push((change, sub, name.to_string()));
-        true
     }
 
     /// Whether every change to the entries of `new/` and `cur/` since the watch started
@@ -183,16 +172,5 @@ mod tests {
         let watch = Watch::start(dir).unwrap();
         fs::rename(dir.join("cur"), dir.join("cur.old")).unwrap();
         assert!(!watch.only_expected());
-    }
-
-    #[test]
-    fn a_watch_notes_a_bounded_number_of_changes() {
-        let tmp = folder();
-        let mut watch = Watch::start(tmp.path()).unwrap();
-        for n in 0..MAX_NOTED {
-            assert!(watch.expect(Change::Created, &format!("new/{n}")));
-        }
-        assert!(!watch.expect(Change::Created, "new/one-more"));
-        assert_eq!(watch.expected.len(), MAX_NOTED);
     }
 }
