@@ -3,8 +3,8 @@
 
 use super::pool::AccountPool;
 use super::snapshot::{
-    confirmed_near_times, far_agrees, listing_from_changes, listing_from_state, names_plain,
-    near_agrees, settled, times_after_own_changes, usable_far_snapshot,
+    confirmed_near_times, far_agrees, listing_from_changes, near_agrees, settled,
+    usable_far_snapshot,
 };
 use super::split;
 use crate::flags::Flags;
@@ -95,32 +95,9 @@ pub fn prepare(
     }
     // The near folder is listed (its times, then its files) while the far folder is
     // selected and listed: the scan's disk and processor time overlaps the server's.
-    // Unless its times say it holds what the state says, under plain names: then the
-    // listing is taken from the state. Either way, a watch started first tells at the
-    // end whether the run's changes were the only ones (see `execute`).
-    let near_exists = near.exists();
-    if near_exists && !ctx.dry_run {
-        near.watch_changes();
-    }
-    let from_state = if near_exists {
-        listing_from_state(near, &state)
-    } else {
-        None
-    };
     let mut far = None;
     let mut select_and_list = || far = Some(list_far(session, task, ctx, &state));
-    let (near_before, scan) = if let Some((times, read_at, messages)) = from_state {
-        log::folder(&format!(
-            "{}: {}: near folder unchanged since the last run: listed from the state",
-            task.channel, task.far
-        ));
-        select_and_list();
-        let listed = crate::store::maildir::Scan {
-            messages,
-            warnings: Vec::new(),
-        };
-        (Some((times, read_at)), Some(Ok(listed)))
-    } else if near_exists {
+    let (near_before, scan) = if near.exists() {
         let (times, scan) = near.list_alongside(&mut select_and_list);
         (times, Some(scan))
     } else {
@@ -371,7 +348,7 @@ pub fn execute(
     } = prepared;
     let before = (
         state.far_seen,
-        (state.near_seen, state.near_plain),
+        state.near_seen,
         state.seen_expunge,
         state.last_error.clone(),
     );
@@ -402,9 +379,8 @@ pub fn execute(
         // The near directories did not change while this run listed and worked on them,
         // were settled when it began, and hold exactly the pairs with their agreed flags:
         // the same times next run mean the same files, with nothing left to do. Else,
-        // when this run changed them, they are recorded without listing them again if
-        // the watch saw only this run's changes, or confirmed afresh (one more listing).
-        let near_seen = near_before
+        // when this run changed them, they are confirmed afresh (one more listing).
+        state.near_seen = near_before
             .and_then(|(times, read_at)| {
                 (settled(times.new, read_at)
                     && settled(times.cur, read_at)
@@ -412,30 +388,23 @@ pub fn execute(
                     // The directories did not change during the run, so no rename
                     // touched the listing: it is still the one read before the run.
                     && near_agrees(&state, &near_messages))
-                .then(|| (times, names_plain(near, &near_messages)))
-            })
-            .or_else(|| {
-                near_before
-                    .and_then(|_| times_after_own_changes(near, &state, &near_messages, done))
+                .then_some(times)
             })
             .or_else(|| {
                 near.exists()
                     .then(|| confirmed_near_times(near, &state))
                     .flatten()
             });
-        state.near_seen = near_seen.map(|(times, _)| times);
-        state.near_plain = near_seen.is_some_and(|(_, plain)| plain);
     } else {
         state.far_seen = None;
         state.near_seen = None;
-        state.near_plain = false;
     }
     if plan.is_empty()
         && outcome.is_ok()
         && before
             == (
                 state.far_seen,
-                (state.near_seen, state.near_plain),
+                state.near_seen,
                 state.seen_expunge,
                 state.last_error.clone(),
             )

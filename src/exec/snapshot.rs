@@ -69,16 +69,12 @@ pub fn unchanged(near: &dyn NearStore, task: &FolderTask, ctx: &FolderContext) -
     // that recorded the far snapshot had just written the folder, or a mail reader
     // touched it): one local listing, still no connection, tells whether anything
     // changed. If not, the times are recorded once settled, so the next run need not list.
-    let Some(plain) = agreeing_listing(near, &state)? else {
-        return changed(state);
-    };
-    if near.dir_times() != Some(times) {
+    if !listing_agrees(near, &state)? || near.dir_times() != Some(times) {
         return changed(state);
     }
     if !ctx.dry_run && settled(times.new, read_at) && settled(times.cur, read_at) {
         let mut state = state;
         state.near_seen = Some(times);
-        state.near_plain = plain;
         ctx.state.save(&state)?;
     }
     Ok(Look::Unchanged)
@@ -216,124 +212,29 @@ pub(super) fn near_agrees(state: &FolderState, listing: &[NearMessage]) -> bool 
     agreed.len() == listing.len() && listing.iter().all(|m| agreed.get(&m.id) == Some(&m.flags))
 }
 
-/// Whether every listed message's file has its plain name (see
-/// [`NearStore::has_plain_name`]).
-pub(super) fn names_plain(near: &dyn NearStore, listing: &[NearMessage]) -> bool {
-    listing.iter().all(|m| near.has_plain_name(m))
-}
-
 /// The near directories' times after a run that changed them (or that began before
-/// they settled), when they can stand for the folder, and whether the names are plain:
-/// the times are read and must be strictly older than the file system's clock now (so
-/// any later change gives them new times), then the folder is listed again and must hold
-/// exactly the pairs with their agreed flags, then the times are read again, unchanged.
-/// A change made after the first read either shows in that listing or changes the
-/// times; no waiting needed.
+/// they settled), when they can stand for the folder: the times are read and must be
+/// strictly older than the file system's clock now (so any later change gives them new
+/// times), then the folder is listed again and must hold exactly the pairs with their
+/// agreed flags, then the times are read again, unchanged. A change made after the first
+/// read either shows in that listing or changes the times; no waiting needed.
 pub(super) fn confirmed_near_times(
     near: &dyn NearStore,
     state: &FolderState,
-) -> Option<(NearSnapshot, bool)> {
+) -> Option<NearSnapshot> {
     let times = near.dir_times()?;
     let clock = near.clock()?;
     if times.new >= clock || times.cur >= clock {
         return None;
     }
-    let plain = agreeing_listing(near, state).ok()??;
-    (near.dir_times() == Some(times)).then_some((times, plain))
+    (listing_agrees(near, state).ok()? && near.dir_times() == Some(times)).then_some(times)
 }
 
-/// When the near folder, listed now, holds exactly the paired messages with their
-/// agreed flags: whether their names are plain.
-fn agreeing_listing(near: &dyn NearStore, state: &FolderState) -> std::io::Result<Option<bool>> {
-    let listing = near.scan()?.messages;
-    Ok(near_agrees(state, &listing).then(|| names_plain(near, &listing)))
+/// Whether the near folder, listed now, holds exactly the paired messages with their
+/// agreed flags.
+fn listing_agrees(near: &dyn NearStore, state: &FolderState) -> std::io::Result<bool> {
+    Ok(near_agrees(state, &near.scan()?.messages))
 }
-
-/// The near folder's listing taken from the state, without reading the directories:
-/// when its times are the ones recorded with plain names (it then holds exactly the
-/// pairs with their agreed flags, each under its plain name) and no copy is left
-/// half-done. With the times and when they were read.
-pub(super) fn listing_from_state(
-    near: &dyn NearStore,
-    state: &FolderState,
-) -> Option<(NearSnapshot, SystemTime, Vec<NearMessage>)> {
-    if !state.near_plain || !state.pending_downloads.is_empty() || !state.pending_uploads.is_empty()
-    {
-        return None;
-    }
-    let read_at = SystemTime::now();
-    let times = near.dir_times()?;
-    if state.near_seen != Some(times) {
-        return None;
-    }
-    let listing = state
-        .pairs
-        .values()
-        .map(|pairing| near.plain_message(&pairing.near_id, pairing.flags))
-        .collect();
-    Some((times, read_at, listing))
-}
-
-/// The near directories' times after a run that changed them, without listing them
-/// again, when the watch started before the run listed the folder saw no change but
-/// the run's own: the folder is then the listing (`near_messages`, with this run's
-/// renames) less this run's deletions plus its downloads, and it must hold exactly the
-/// pairs with their agreed flags. The times must be strictly older than the file
-/// system's clock (waiting a few of its ticks at most), and the watch is read after the
-/// clock: a change made after the times were read shows in the watch, one made later
-/// gives new times. With whether the names are plain.
-pub(super) fn times_after_own_changes(
-    near: &dyn NearStore,
-    state: &FolderState,
-    near_messages: &[NearMessage],
-    done: &[Step],
-) -> Option<(NearSnapshot, bool)> {
-    let mut deleted = std::collections::HashSet::new();
-    let mut downloaded = 0usize;
-    for step in done {
-        match step {
-            Step::DeleteNear { near_id, .. } => {
-                deleted.insert(near_id);
-            }
-            Step::Download { .. } => downloaded += 1,
-            _ => {}
-        }
-    }
-    let kept: Vec<&NearMessage> = near_messages
-        .iter()
-        .filter(|m| !deleted.contains(&m.id))
-        .collect();
-    let agreed: foldhash::HashMap<&NearId, Flags> = state
-        .pairs
-        .values()
-        .map(|pairing| (&pairing.near_id, pairing.flags))
-        .collect();
-    if kept.len() + downloaded != agreed.len()
-        || !kept.iter().all(|m| agreed.get(&m.id) == Some(&m.flags))
-    {
-        return None;
-    }
-    let plain = kept.iter().all(|m| near.has_plain_name(m));
-    let times = near.dir_times()?;
-    let mut looks = 0;
-    loop {
-        let clock = near.clock()?;
-        if times.new < clock && times.cur < clock {
-            break;
-        }
-        looks += 1;
-        if looks == CLOCK_LOOKS {
-            return None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    near.only_own_changes().then_some((times, plain))
-}
-
-/// How many times [`times_after_own_changes`] looks at the clock (2 ms apart) for the
-/// directory times to be in the past: most often once or twice (a coarse clock ticks
-/// every 4 ms at 250 Hz), at most 50 ms on a clock that ticks every 10 ms.
-const CLOCK_LOOKS: usize = 25;
 
 #[cfg(test)]
 mod tests {
@@ -450,7 +351,7 @@ mod tests {
         near.data.borrow_mut().clock = Some(200);
         assert_eq!(confirmed_near_times(&near, &state), None);
         near.data.borrow_mut().clock = Some(201);
-        assert_eq!(confirmed_near_times(&near, &state), Some((times, false)));
+        assert_eq!(confirmed_near_times(&near, &state), Some(times));
         // A file the state does not pair, or other flags than agreed: not recorded.
         let extra = near.data.borrow_mut().add(Flags::default(), b"new mail");
         assert_eq!(confirmed_near_times(&near, &state), None);
@@ -463,73 +364,6 @@ mod tests {
             .unwrap()
             .flags = Flags::from_maildir("FS");
         assert_eq!(confirmed_near_times(&near, &state), None);
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn after_its_own_changes_a_run_records_the_times_only_if_nobody_else_changed_the_folder() {
-        use crate::store::maildir::MaildirFolder;
-        let tmp = tempfile::tempdir().unwrap();
-        let near = MaildirFolder::new(tmp.path().join("INBOX"));
-        near.create().unwrap();
-        let mut state = state_with(&[]);
-        let mut listing = Vec::new();
-        for (uid, flags) in [(1, "S"), (2, ""), (3, "")] {
-            let id = MaildirFolder::fresh_id();
-            let flags = Flags::from_maildir(flags);
-            listing.push(near.deliver(&id, b"Subject: x\n\nbody\n", flags).unwrap());
-            state
-                .pairs
-                .insert(FarUid(uid), Pairing { near_id: id, flags });
-        }
-        near.sync_dirs().unwrap();
-        listing.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        let at = |listing: &[NearMessage], uid: u32| {
-            let id = &state.pairs[&FarUid(uid)].near_id;
-            listing.iter().position(|m| &m.id == id).unwrap()
-        };
-        // The run flags message 1 and deletes message 3 (its pair forgotten): only its
-        // own changes, so the times are recorded, and the names are plain.
-        near.watch_changes();
-        let first = at(&listing, 1);
-        listing[first] = near
-            .change_flags(&listing[first], Flags::FLAGGED, Flags::EMPTY)
-            .unwrap()
-            .unwrap();
-        let third = at(&listing, 3);
-        assert!(near.delete(&listing[third]).unwrap());
-        let deleted = [Step::DeleteNear {
-            uid: Some(FarUid(3)),
-            near_id: listing[third].id.clone(),
-            reason: crate::plan::DeleteReason::Propagated,
-            forget: true,
-        }];
-        let mut after = state.clone();
-        after.pairs.get_mut(&FarUid(1)).unwrap().flags = listing[first].flags;
-        after.pairs.remove(&FarUid(3));
-        let recorded = times_after_own_changes(&near, &after, &listing, &deleted);
-        assert_eq!(recorded, Some((near.dir_times().unwrap(), true)));
-
-        // The same, but a mail reader renames message 2 meanwhile: not recorded.
-        near.watch_changes();
-        let second = at(&listing, 2);
-        let file = tmp.path().join("INBOX").join(&listing[second].file);
-        let reader_name = format!("cur/{}:2,S", listing[second].id);
-        std::fs::rename(&file, tmp.path().join("INBOX").join(&reader_name)).unwrap();
-        assert_eq!(
-            times_after_own_changes(&near, &after, &listing, &deleted),
-            None
-        );
-        // Without a watch, or when the listing does not hold the pairs: not recorded.
-        listing[second].file = reader_name;
-        listing[second].flags = Flags::SEEN;
-        after.pairs.get_mut(&FarUid(2)).unwrap().flags = Flags::SEEN;
-        assert_eq!(
-            times_after_own_changes(&near, &after, &listing, &deleted),
-            None
-        );
-        near.watch_changes();
-        assert_eq!(times_after_own_changes(&near, &after, &listing, &[]), None);
     }
 
     #[test]

@@ -54,11 +54,6 @@ pub struct FolderState {
     /// must give a different time: the same times mean the same messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub near_seen: Option<NearSnapshot>,
-    /// With `near_seen`: every message file then had its plain name (`new/<id>` without
-    /// flags, else `cur/<id>:2,<letters>`), so while the times stay the same the next run
-    /// takes the listing from the pairs instead of reading the directories.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub near_plain: bool,
     /// The `expunge` setting (far, near) of the run that recorded the snapshots: a folder
     /// is skipped as unchanged only under the same setting (another one may purge
     /// messages that are flagged deleted).
@@ -125,7 +120,6 @@ pub fn apply(state: &mut FolderState, record: &Record) {
     // finishes records fresh ones, a cut run's replay leaves none.
     state.far_seen = None;
     state.near_seen = None;
-    state.near_plain = false;
     match record {
         Record::UidValidity(validity) => {
             state.uid_validity = Some(*validity);

@@ -49,7 +49,6 @@ fn state() -> impl Strategy<Value = FolderState> {
                 pending_uploads: Default::default(),
                 far_seen: None,
                 near_seen: None,
-                near_plain: false,
                 seen_expunge: None,
             },
         )

@@ -488,10 +488,6 @@ impl NearStore for MemoryNear {
         &self.dir
     }
 
-    fn plain_message(&self, id: &NearId, flags: Flags) -> NearMessage {
-        near_message(id, flags)
-    }
-
     /// Directory times only where a test set them: otherwise the folder is always
     /// scanned.
     fn dir_times(&self) -> Option<crate::model::NearSnapshot> {

@@ -58,22 +58,6 @@ impl NearStore for MaildirFolder {
         })
     }
 
-    fn plain_message(&self, id: &NearId, flags: Flags) -> NearMessage {
-        MaildirFolder::plain_message(id, flags)
-    }
-
-    fn has_plain_name(&self, msg: &NearMessage) -> bool {
-        MaildirFolder::has_plain_name(msg)
-    }
-
-    fn watch_changes(&self) {
-        MaildirFolder::watch_changes(self);
-    }
-
-    fn only_own_changes(&self) -> bool {
-        MaildirFolder::only_own_changes(self)
-    }
-
     fn pair_key(&self, msg: &NearMessage) -> io::Result<Option<PairKey>> {
         MaildirFolder::pair_key(self, msg)
     }

@@ -161,28 +161,6 @@ pub trait NearStore {
 
     /// Removes the folder when it holds no message; `false` (nothing removed) otherwise.
     fn remove_if_empty(&self) -> io::Result<bool>;
-
-    /// The message `id` with `flags` as a listing would show it if its file has a plain
-    /// name (see [`NearStore::has_plain_name`]): how a listing taken from the state names
-    /// its messages.
-    fn plain_message(&self, id: &NearId, flags: Flags) -> NearMessage;
-
-    /// Whether a listed message's file has the name [`NearStore::plain_message`] gives
-    /// it (or, without flags, its other plain spelling). A store that cannot say answers
-    /// `false`, and its folders are always listed.
-    fn has_plain_name(&self, _msg: &NearMessage) -> bool {
-        false
-    }
-
-    /// Starts telling this job's own changes from anyone else's (see
-    /// [`NearStore::only_own_changes`]). A store that cannot does nothing.
-    fn watch_changes(&self) {}
-
-    /// Whether every change to the folder's messages since [`NearStore::watch_changes`]
-    /// was made through this value; `false` when that cannot be told.
-    fn only_own_changes(&self) -> bool {
-        false
-    }
 }
 
 /// The directory times of `near` and the time they were read (taken just before).

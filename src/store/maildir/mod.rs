@@ -5,7 +5,6 @@
 
 mod name;
 mod tree;
-mod watch;
 
 pub use tree::list_folder_dirs;
 
@@ -31,9 +30,6 @@ pub struct MaildirFolder {
     /// Deliveries written to `tmp/` but not yet flushed and moved into place:
     /// (tmp path, path in `new/` or `cur/`, the latter relative to the folder).
     staged: std::sync::Mutex<Vec<(PathBuf, PathBuf, String)>>,
-    /// While a job works on the folder: the watch that tells its own changes to `new/`
-    /// and `cur/` from anyone else's (see [`Self::watch_changes`]).
-    watch: std::sync::Mutex<Option<watch::Watch>>,
 }
 
 /// What a scan found: the messages, sorted by id, and what it skipped and why.
@@ -51,40 +47,6 @@ impl MaildirFolder {
         MaildirFolder {
             dir,
             staged: std::sync::Mutex::default(),
-            watch: std::sync::Mutex::default(),
-        }
-    }
-
-    /// Starts watching `new/` and `cur/`: from now on, [`Self::only_own_changes`] tells
-    /// whether every change to them was made through this value. Where no watch can be
-    /// set up, that answer is `false`.
-    pub fn watch_changes(&self) {
-        *self
-            .watch
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = watch::Watch::start(&self.dir);
-    }
-
-    /// Whether, since [`Self::watch_changes`], every change to the entries of `new/` and
-    /// `cur/` was a delivery, rename or deletion made through this value, and nothing
-    /// else (nobody else's change, nothing lost). Ends the watch.
-    pub fn only_own_changes(&self) -> bool {
-        self.watch
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-            .is_some_and(watch::Watch::only_expected)
-    }
-
-    /// Notes one of our own changes for the watch, if there is one.
-    fn note(&self, change: watch::Change, file: &str) {
-        if let Some(watch) = self
-            .watch
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_mut()
-        {
-            watch.expect(change, file);
         }
     }
 
@@ -245,25 +207,6 @@ impl MaildirFolder {
         Ok(Scan { messages, warnings })
     }
 
-    /// The message `id` with `flags` as a scan would list it if its file has the plain
-    /// name (`new/<id>` without flags, else `cur/<id>:2,<letters>`): how a listing taken
-    /// from the state names its messages. Operations on a message without flags also
-    /// find it as `cur/<id>:2,`.
-    pub fn plain_message(id: &NearId, flags: Flags) -> NearMessage {
-        NearMessage {
-            id: id.clone(),
-            flags,
-            file: name::plain_file(&id.0, flags),
-        }
-    }
-
-    /// Whether the message's file has a plain name: `new/<id>` without flags, or
-    /// `cur/<id>:2,<letters>` with nothing but the synced letters (no keyword letters).
-    pub fn has_plain_name(msg: &NearMessage) -> bool {
-        msg.file == name::plain_file(&msg.id.0, msg.flags)
-            || name::other_plain_spelling(&msg.id.0, &msg.file).is_some()
-    }
-
     /// A fresh maildir unique name: `<secs>.M<micros>P<pid>Q<counter>.<hostname>`.
     pub fn fresh_id() -> NearId {
         name::fresh_id()
@@ -334,10 +277,7 @@ impl MaildirFolder {
             match link_no_replace(tmp, target) {
                 // A tmp name left behind by a failed unlink is harmless (cleaned up as
                 // stale), so it must not turn the delivery into a failure.
-                Ok(()) => {
-                    self.note(watch::Change::Created, file);
-                    drop(fs::remove_file(tmp));
-                }
+                Ok(()) => drop(fs::remove_file(tmp)),
                 Err(e) => {
                     let _ = fs::remove_file(tmp);
                     failure = Some(if e.kind() == io::ErrorKind::AlreadyExists {
@@ -429,8 +369,6 @@ impl MaildirFolder {
                     return Err(already_exists(&self.show(&target_rel)));
                 }
                 fs::rename(path, &target)?;
-                self.note(watch::Change::MovedFrom, rel);
-                self.note(watch::Change::MovedTo, &target_rel);
                 crate::failpoint::hit();
             } else {
                 path.symlink_metadata()?; // NotFound sends us looking for it again
@@ -446,11 +384,7 @@ impl MaildirFolder {
     /// Deletes the message file: `Ok(true)` when deleted, `Ok(false)` when already gone.
     pub fn delete(&self, msg: &NearMessage) -> io::Result<bool> {
         let deleted = self
-            .with_current(msg, |rel, path| {
-                fs::remove_file(path)?;
-                self.note(watch::Change::Deleted, rel);
-                Ok(())
-            })?
+            .with_current(msg, |_, path| fs::remove_file(path))?
             .is_some();
         crate::failpoint::hit();
         Ok(deleted)
@@ -580,10 +514,8 @@ impl MaildirFolder {
     }
 
     /// Runs `op` on the message's current file (relative name and path): first the
-    /// recorded one; while `op` fails with NotFound, the other plain spelling of a message
-    /// without flags (`new/<id>` for `cur/<id>:2,` and the reverse: a listing taken from
-    /// the state guesses the former), then wherever `locate` finds the id now.
-    /// `Ok(None)` when the id is nowhere.
+    /// recorded one, then, while `op` fails with NotFound, wherever `locate` finds the id
+    /// now. `Ok(None)` when the id is nowhere.
     fn with_current<T>(
         &self,
         msg: &NearMessage,
@@ -592,17 +524,12 @@ impl MaildirFolder {
         self.check_file(msg)?;
         let mut rel = msg.file.clone();
         let mut last_err = None;
-        let mut other_spelling = name::other_plain_spelling(&msg.id.0, &rel);
-        for _ in 0..ATTEMPTS + 1 {
+        for _ in 0..ATTEMPTS {
             let path = self.dir.join(&rel);
             match op(&rel, &path) {
                 Ok(value) => return Ok(Some(value)),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     last_err = Some(annotate(e, "message vanished while in use:", &path));
-                    if let Some(other) = other_spelling.take() {
-                        rel = other;
-                        continue;
-                    }
                     match self.locate(&msg.id)? {
                         Some(now) => rel = now.file,
                         None => return Ok(None),
@@ -1073,40 +1000,6 @@ mod tests {
             fs::read_to_string(folder.dir().join("cur/3.c.host:2,S")).unwrap(),
             "a"
         );
-    }
-
-    #[test]
-    fn plain_names_as_a_listing_from_the_state_gives_them() {
-        let (_tmp, folder) = folder();
-        let plain = |id: &str, flags: &str| {
-            MaildirFolder::plain_message(&NearId(id.into()), Flags::from_maildir(flags))
-        };
-        assert_eq!(plain("a", "").file, "new/a");
-        assert_eq!(plain("b", "SF").file, "cur/b:2,FS");
-        for (file, is_plain) in [
-            ("new/a", true),
-            ("cur/a:2,", true),
-            ("cur/a:2,S", true),
-            ("cur/a:2,FS", true),
-            ("cur/a:2,Sa", false),
-            ("cur/a", false),
-            ("new/a:2,", false),
-        ] {
-            assert_eq!(
-                MaildirFolder::has_plain_name(&msg("a", file)),
-                is_plain,
-                "{file}"
-            );
-        }
-        // A message without flags listed from the state as new/<id> is found in cur/ too,
-        // without a listing.
-        put(&folder, "cur/c:2,", "mail");
-        let guessed = plain("c", "");
-        let seen = folder.set_flags(&guessed, Flags::SEEN).unwrap().unwrap();
-        assert_eq!(seen.file, "cur/c:2,S");
-        put(&folder, "cur/d:2,", "mail");
-        assert!(folder.delete(&plain("d", "")).unwrap());
-        assert_eq!(names(&folder, "cur"), vec!["c:2,S".to_string()]);
     }
 
     #[test]

@@ -38,30 +38,6 @@ pub(super) fn cur_name(id: &str, flags: Flags, old_letters: &str) -> String {
     name
 }
 
-/// The plain name of the message `id` with the synced `flags`: `new/<id>` without
-/// flags, else `cur/<id>:2,<letters>`, as mailferry delivers it.
-pub(super) fn plain_file(id: &str, flags: Flags) -> String {
-    if flags.is_empty() {
-        format!("new/{id}")
-    } else {
-        format!("cur/{}", cur_name(id, flags, ""))
-    }
-}
-
-/// For a message without flags, the other plain spelling of its file `rel` (`new/<id>`
-/// for `cur/<id>:2,` and the reverse); `None` for any other name.
-pub(super) fn other_plain_spelling(id: &str, rel: &str) -> Option<String> {
-    let in_new = format!("new/{id}");
-    let in_cur = format!("cur/{id}:2,");
-    if rel == in_new {
-        Some(in_cur)
-    } else if rel == in_cur {
-        Some(in_new)
-    } else {
-        None
-    }
-}
-
 /// Refuses ids that are not a plain maildir unique name.
 pub(super) fn check_id(id: &NearId) -> io::Result<()> {
     let id = id.0.as_str();
@@ -155,25 +131,6 @@ mod tests {
         );
         assert_eq!(cur_name("x", Flags::EMPTY, "RSa"), "x:2,a");
         assert_eq!(cur_name("x", Flags::EMPTY, ""), "x:2,");
-    }
-
-    #[test]
-    fn plain_names_and_their_other_spelling() {
-        assert_eq!(plain_file("x", Flags::EMPTY), "new/x");
-        assert_eq!(
-            plain_file("x", Flags::FLAGGED.union(Flags::SEEN)),
-            "cur/x:2,FS"
-        );
-        assert_eq!(
-            other_plain_spelling("x", "new/x").as_deref(),
-            Some("cur/x:2,")
-        );
-        assert_eq!(
-            other_plain_spelling("x", "cur/x:2,").as_deref(),
-            Some("new/x")
-        );
-        assert_eq!(other_plain_spelling("x", "cur/x:2,S"), None);
-        assert_eq!(other_plain_spelling("x", "new/y"), None);
     }
 
     #[test]
