@@ -622,36 +622,58 @@ fn report(header: &str, results: &Results) -> String {
             walls(&runs[1])
         );
         let ours = median(&runs[0].iter().map(|m| m.wall).collect::<Vec<_>>());
-        let copy_walls: Vec<f64> = copies.iter().map(|c| c.wall).collect();
-        if let (Some(copy), Some(ours)) = (median(&copy_walls), ours) {
-            let each: Vec<String> = copy_walls.iter().map(|w| format!("{w:.2}")).collect();
-            let cpu = median(&copies.iter().map(|c| c.cpu).collect::<Vec<_>>()).unwrap_or(0.0);
+        let copy_walls = Baseline::of(copies.iter().map(|c| c.wall));
+        if let (Some(copy), Some(ours)) = (copy_walls, ours) {
+            let cpu = median_of(copies.iter().map(|c| c.cpu));
             let _ = writeln!(
                 out,
-                "\n`cp -r` of mailferry's maildir + `sync`, after each repetition: median {copy:.2} s \
+                "\n`cp -r` of mailferry's maildir + `sync`, after each repetition: median {:.2} s \
                  (each: {}), CPU {cpu:.2} s; mailferry / copy: {:.2}",
-                each.join(" "),
-                ours / copy
+                copy.median,
+                copy.each,
+                ours / copy.median
             );
         }
-        let download_walls: Vec<f64> = downloads.iter().map(|d| d.wall).collect();
-        if let (Some(wall), Some(ours)) = (median(&download_walls), ours) {
-            let each: Vec<String> = download_walls.iter().map(|w| format!("{w:.2}")).collect();
-            let cpu = median(&downloads.iter().map(|d| d.cpu).collect::<Vec<_>>()).unwrap_or(0.0);
-            let server =
-                median(&downloads.iter().map(|d| d.server_cpu).collect::<Vec<_>>()).unwrap_or(0.0);
+        let download_walls = Baseline::of(downloads.iter().map(|d| d.wall));
+        if let (Some(download), Some(ours)) = (download_walls, ours) {
+            let cpu = median_of(downloads.iter().map(|d| d.cpu));
+            let server = median_of(downloads.iter().map(|d| d.server_cpu));
             let _ = writeln!(
                 out,
                 "\nDownload alone ({} connections fetch every body over TLS and write nothing), after \
-                 each repetition: median {wall:.2} s (each: {}), CPU {cpu:.2} s, Dovecot's CPU \
+                 each repetition: median {:.2} s (each: {}), CPU {cpu:.2} s, Dovecot's CPU \
                  {server:.2} s; mailferry / download: {:.2}",
                 download::CONNECTIONS,
-                each.join(" "),
-                ours / wall
+                download.median,
+                download.each,
+                ours / download.median
             );
         }
     }
     out
+}
+
+/// The wall times of a baseline's repetitions: their median and each, as printed.
+struct Baseline {
+    median: f64,
+    each: String,
+}
+
+impl Baseline {
+    /// `None` without any repetition.
+    fn of(walls: impl Iterator<Item = f64>) -> Option<Baseline> {
+        let walls: Vec<f64> = walls.collect();
+        let each: Vec<String> = walls.iter().map(|w| format!("{w:.2}")).collect();
+        median(&walls).map(|median| Baseline {
+            median,
+            each: each.join(" "),
+        })
+    }
+}
+
+/// The median of `values`, 0 without any.
+fn median_of(values: impl Iterator<Item = f64>) -> f64 {
+    median(&values.collect::<Vec<_>>()).unwrap_or(0.0)
 }
 
 /// The floor for an initial sync set by the server: every body of mailferry's account

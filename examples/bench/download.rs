@@ -14,7 +14,7 @@ use std::net::TcpStream;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// mailferry's default number of connections (`jobs`).
+/// mailferry's default number of connections to an account (`connections`).
 pub const CONNECTIONS: usize = 4;
 
 /// The tag of every command (each connection sends one at a time and waits for its end;
@@ -63,7 +63,6 @@ pub fn download(server: &Dovecot, port: u16, user: &str) -> Result<Download> {
     }
     sized.sort_by(|a, b| b.cmp(a));
     let queue = Mutex::new(sized.into_iter().map(|(_, n)| n).collect::<VecDeque<_>>());
-    let (mut bytes, mut bodies) = (0, 0);
     let mut first = Some(first);
     let results: Vec<Result<(u64, usize)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..CONNECTIONS)
@@ -104,6 +103,7 @@ pub fn download(server: &Dovecot, port: u16, user: &str) -> Result<Download> {
     });
     let wall = started.elapsed().as_secs_f64();
     let cpu = server_cpu::own_seconds()? - own_before;
+    let (mut bytes, mut bodies) = (0, 0);
     for r in results {
         let (n, count) = r?;
         bytes += n;
