@@ -289,10 +289,12 @@ fn kill_9_at_many_moments_loses_and_duplicates_nothing() {
 fn a_large_folder_is_split_across_connections_and_arrives_once_even_when_killed() {
     use crate::support::corpus;
     let env = Env::new(DovecotOptions::default(), "verbatim");
-    // A distant server (each answer 20 ms late): fetching, not writing, is the bottleneck,
-    // which is when spare connections help. The config allows 3 connections.
+    // A distant server (each answer 100 ms late): fetching, not writing, is the
+    // bottleneck, which is when spare connections help. (At 20 ms, writing a chunk of 100
+    // messages and flushing it took longer on a busy disk, and rightly no helper came.)
+    // The config allows 3 connections.
     let proxy = crate::support::proxy::Proxy::start(env.dovecot.imap_port());
-    proxy.delay_replies(std::time::Duration::from_millis(20));
+    proxy.delay_replies(std::time::Duration::from_millis(100));
     super::faults::write_config(&env, &super::faults::plain_account(&env, proxy.port()), "");
     // One folder, well over the split threshold.
     let flag_sets: [&[&str]; 3] = [&[], &["\\Seen"], &["\\Seen", "\\Flagged"]];
