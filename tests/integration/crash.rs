@@ -184,6 +184,12 @@ fn keys_of(messages: &[crate::support::dovecot::SeedMessage]) -> BTreeSet<String
 fn kill_9_at_many_moments_loses_and_duplicates_nothing() {
     use crate::support::corpus;
     let env = Env::new(DovecotOptions::default(), "verbatim");
+    // Each answer comes 10 ms late, so a run lasts long enough for the kills below to land
+    // while it works however fast the machine is (on loopback alone, a fast machine
+    // finished the first sync before the first kill, then ran only no-ops of ~20 ms).
+    let proxy = crate::support::proxy::Proxy::start(env.dovecot.imap_port());
+    proxy.delay_replies(std::time::Duration::from_millis(10));
+    super::faults::write_config(&env, &super::faults::plain_account(&env, proxy.port()), "");
     // 2,100 far messages in three folders, 300 near-only messages, and 200 near copies of
     // far messages (to be paired, not copied).
     let flag_sets: [&[&str]; 4] = [&[], &["\\Seen"], &["\\Seen", "\\Flagged"], &["\\Answered"]];
