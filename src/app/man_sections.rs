@@ -148,8 +148,10 @@ vanished, that folder's deletions are held back and reported as an error naming
 \fB\-\-force\fR. Transient network failures are retried with back\-off (three attempts
 per folder). One mailferry at a time syncs a channel; a second exits with status 75.
 .PP
-Change detection: with CONDSTORE, one LIST\-STATUS (else one STATUS per folder) tells which
-far folders changed since the last run; a folder unchanged on both sides (same
+Change detection: with CONDSTORE, one round trip of STATUS commands (one per folder,
+pipelined) tells which far folders changed since the last run (a folder changed on the
+near side, or on the far side when the last run synced it, is selected without asking);
+a folder unchanged on both sides (same
 UIDVALIDITY, UIDNEXT, message count and HIGHESTMODSEQ; near \fBcur/\fR and \fBnew/\fR
 with the times recorded) is neither selected nor scanned nor written. A changed folder is
 asked only for what changed (UID FETCH CHANGEDSINCE, with QRESYNC's VANISHED for

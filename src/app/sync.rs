@@ -314,14 +314,20 @@ fn note_runs<T, U>(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     for (channel, _, state_dir, _) in contexts {
-        let finished: Vec<String> = reports
+        let finished: Vec<&FolderReport> = reports
             .get(&channel.name)
             .into_iter()
             .flatten()
             .filter(|r| r.status == crate::report::Status::Ok)
-            .map(|r| r.far.clone())
             .collect();
-        if let Err(e) = state_dir.note_run(now, &finished) {
+        let names = |changed_only: bool| -> Vec<String> {
+            finished
+                .iter()
+                .filter(|r| r.far_changed || !changed_only)
+                .map(|r| r.far.clone())
+                .collect()
+        };
+        if let Err(e) = state_dir.note_run(now, &names(false), &names(true)) {
             log::warn(&format!("{}: {e:#}", channel.name));
         }
     }
@@ -618,13 +624,18 @@ fn discover(
         });
     }
     // Which folders the server is asked about (see [`ask_statuses`]): those with a
-    // state, unchanged on the near side (a folder changed there is opened anyway: STATUS
-    // costs the server as much work as SELECT where it must re-read a folder).
+    // state, unchanged on the near side, whose far side did not change when the last run
+    // synced them. The others are opened anyway: STATUS costs the server as much work as
+    // SELECT where it must re-read a folder (Dovecot re-reads a changed Maildir folder
+    // for each), so a folder that changed on the server last time (and is likely to have
+    // changed again) is selected at once rather than read twice.
+    let changed_last_run = state_dir.far_changed_last_run();
     let (mut watched, mut others): (Vec<FolderTask>, Vec<FolderTask>) =
         tasks.into_iter().partition(|t| {
             t.far_exists
                 && !t.remove
                 && known.contains(&t.far)
+                && !changed_last_run.contains(&t.far)
                 && !snapshot::near_changed_since_saved(
                     &MaildirFolder::new(t.near_dir.clone()),
                     state_dir.saved_at(&t.far),

@@ -68,6 +68,16 @@ pub struct Prepared {
     near_before: Option<(NearSnapshot, SystemTime)>,
 }
 
+impl Prepared {
+    /// Whether the far folder changed since the run that saved the state (as SELECT
+    /// described it); false for a folder new to the state, and without CONDSTORE.
+    pub fn far_changed(&self) -> bool {
+        self.far_now
+            .zip(self.state.far_seen)
+            .is_some_and(|(now, seen)| now != seen)
+    }
+}
+
 /// Lists both sides and plans. Writes nothing anywhere when `ctx.dry_run` (the far
 /// folder is opened with EXAMINE, the state is only read). `near` is the folder at
 /// `task.near_dir`; `read` is the folder's state if it was just read (with no journal

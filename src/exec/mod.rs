@@ -141,10 +141,11 @@ fn run_job(job: &Job<'_>) -> FolderReport {
     let task = &job.task;
     let _bar = progress::folder(&format!("{}:{}", task.channel, task.far));
     let mut done: Vec<Step> = Vec::new();
+    let mut far_changed = false;
     let mut attempt = 0;
     let error = loop {
         attempt += 1;
-        let outcome = run_once(job, &mut done);
+        let outcome = run_once(job, &mut done, &mut far_changed);
         match outcome {
             Ok(()) => break None,
             Err(e) if is_transient(&e) && attempt < ATTEMPTS => {
@@ -161,6 +162,7 @@ fn run_job(job: &Job<'_>) -> FolderReport {
     };
     let mut report = FolderReport::new(&task.far, &task.near);
     report.create = task.create;
+    report.far_changed = far_changed;
     if job.ctx.report_actions {
         report.add_steps(&done);
     } else {
@@ -184,8 +186,8 @@ fn run_job(job: &Job<'_>) -> FolderReport {
 }
 
 /// One attempt at a folder, on a connection of the pool, leased only if the folder
-/// changed.
-fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
+/// changed. Sets `far_changed` once the far folder is found changed since the last run.
+fn run_once(job: &Job<'_>, done: &mut Vec<Step>, far_changed: &mut bool) -> anyhow::Result<()> {
     let task = &job.task;
     let read = match snapshot::unchanged(&MaildirFolder::new(task.near_dir.clone()), task, job.ctx)?
     {
@@ -206,6 +208,7 @@ fn run_once(job: &Job<'_>, done: &mut Vec<Step>) -> anyhow::Result<()> {
             return folder::remove_folder(session, &near, task, job.ctx, done);
         }
         let prepared = folder::prepare(session, &near, task, job.ctx, read)?;
+        *far_changed |= prepared.far_changed();
         log::folder(&format!(
             "{}: {}: {} far, {} near, {} steps planned",
             task.channel,

@@ -51,6 +51,10 @@ pub struct FolderReport {
     pub delete_far: u64,
     pub delete_near: u64,
     pub actions: Vec<Action>,
+    /// Whether the far folder had changed since the last run (for the next run, which
+    /// selects such a folder without asking STATUS first; not in the JSON report).
+    #[serde(skip)]
+    pub far_changed: bool,
 }
 
 /// One message-level action; `op` is one of the six count names.
@@ -115,6 +119,7 @@ impl FolderReport {
             delete_far: 0,
             delete_near: 0,
             actions: Vec::new(),
+            far_changed: false,
         }
     }
 

@@ -4,6 +4,7 @@
 use super::journal::{self, Journal};
 use super::{FolderState, STATE_VERSION};
 use anyhow::{Context, Result, bail};
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,10 @@ const LAST_RUN: &str = "last-run.json";
 struct LastRun {
     time: u64,
     folders: Vec<String>,
+    /// Those of `folders` whose far side had changed since the run before (absent in
+    /// notes of earlier versions: none).
+    #[serde(default)]
+    far_changed: Vec<String>,
 }
 
 /// The state directory of one channel.
@@ -182,24 +187,39 @@ impl ChannelStateDir {
 
     /// Notes the folders a run finished without errors, and when: a folder where nothing
     /// changed keeps its state file untouched, so `status` takes its last sync from here.
-    /// A best-effort note (not fsynced; an unreadable one is ignored).
-    pub fn note_run(&self, time: u64, folders: &[String]) -> Result<()> {
+    /// `far_changed` are those whose far side had changed (the next run selects them
+    /// without asking STATUS first). A best-effort note (not fsynced; an unreadable one
+    /// is ignored).
+    pub fn note_run(&self, time: u64, folders: &[String], far_changed: &[String]) -> Result<()> {
         self.create()?;
         let path = self.dir.join(LAST_RUN);
         let tmp = self.dir.join(format!("{LAST_RUN}.new"));
         let text = serde_json::to_vec(&LastRun {
             time,
             folders: folders.to_vec(),
+            far_changed: far_changed.to_vec(),
         })?;
         fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
         fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))
     }
 
+    fn last_run(&self) -> Option<LastRun> {
+        let text = fs::read(self.dir.join(LAST_RUN)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
     /// When the last run finished `far` without errors, from [`Self::note_run`].
     pub fn last_run_of(&self, far: &str) -> Option<u64> {
-        let text = fs::read(self.dir.join(LAST_RUN)).ok()?;
-        let last: LastRun = serde_json::from_slice(&text).ok()?;
+        let last = self.last_run()?;
         last.folders.iter().any(|f| f == far).then_some(last.time)
+    }
+
+    /// The folders whose far side had changed when the last run synced them, from
+    /// [`Self::note_run`]; empty when unknown.
+    pub fn far_changed_last_run(&self) -> BTreeSet<String> {
+        self.last_run()
+            .map(|last| last.far_changed.into_iter().collect())
+            .unwrap_or_default()
     }
 
     /// Removes a folder's state and journal (the folder is gone from both sides).
@@ -318,5 +338,31 @@ mod tests {
             err.contains("INBOX.state") && err.contains("damaged"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_last_run_note_keeps_which_folders_changed_far_and_reads_older_notes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ChannelStateDir::new(tmp.path(), "c");
+        assert!(dir.far_changed_last_run().is_empty());
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        dir.note_run(77, &names(&["INBOX", "Archive"]), &names(&["INBOX"]))
+            .unwrap();
+        assert_eq!(
+            dir.far_changed_last_run().into_iter().collect::<Vec<_>>(),
+            ["INBOX"]
+        );
+        assert_eq!(dir.last_run_of("Archive"), Some(77));
+        // A note written before far_changed existed: no folder counts as changed.
+        fs::write(
+            dir.dir().join(LAST_RUN),
+            r#"{"time":5,"folders":["INBOX"]}"#,
+        )
+        .unwrap();
+        assert!(dir.far_changed_last_run().is_empty());
+        assert_eq!(dir.last_run_of("INBOX"), Some(5));
+        // A damaged note: nothing known, nothing fails.
+        fs::write(dir.dir().join(LAST_RUN), "{").unwrap();
+        assert!(dir.far_changed_last_run().is_empty());
     }
 }

@@ -882,6 +882,22 @@ fn a_status_refused_or_cut_off_costs_only_the_shortcut() {
         let expected = env.server_bodies("INBOX");
         assert_eq!(env.near_bodies("INBOX"), expected, "phase {phase}");
         assert!(expected.contains(&new_body), "phase {phase}");
+        // INBOX changed on the server, so the next run selects it without asking STATUS
+        // first; finding it unchanged lets it rest, and the run after asks again.
+        let before = env.server.log().len();
+        let run = env.sync(0);
+        assert_eq!(run.report["totals"]["download"], 0, "{}", run.report);
+        let log = &env.server.log()[before..];
+        assert!(
+            !log.iter()
+                .any(|e| e.command == "STATUS" && e.args.contains("INBOX")),
+            "phase {phase}: INBOX asked about right after it changed: {log:?}"
+        );
+        assert!(
+            log.iter()
+                .any(|e| e.command == "SELECT" && e.args.contains("INBOX")),
+            "phase {phase}: INBOX not selected right after it changed: {log:?}"
+        );
     }
 }
 

@@ -574,3 +574,70 @@ fn the_largest_folder_is_asked_about_first_and_every_folder_in_one_round_trip() 
     env.assert_converged("INBOX");
     env.assert_converged("Archive");
 }
+
+#[test]
+fn a_folder_changed_on_the_server_last_run_is_selected_without_status_until_it_rests() {
+    let env = Env::new(DovecotOptions::default(), "verbatim");
+    env.seed(&small_corpus());
+    env.sync(&[], 0);
+    age_near_dirs(&env);
+    assert_nothing_planned(&env.sync(&[], 0));
+    let append = |folder: &str, n: u32| {
+        let message = crate::support::corpus::message(folder, n, &[]);
+        env.dovecot
+            .append(&env.dovecot.server_name(folder), &message.bytes, &[])
+            .unwrap();
+    };
+    let statuses_and_selects = |trace: &str| -> (Vec<String>, Vec<String>) {
+        let commands = sent(trace);
+        let folder_of = |prefix: &str| -> Vec<String> {
+            commands
+                .iter()
+                .filter_map(|c| c.strip_prefix(prefix))
+                .filter_map(|c| c.split('"').next())
+                .map(str::to_string)
+                .collect()
+        };
+        (folder_of("STATUS \""), folder_of("SELECT \""))
+    };
+
+    // New mail in INBOX on the server: asked about (it rested in the last run), then
+    // selected.
+    append("INBOX", 300);
+    let (report, trace) = traced_sync(&env);
+    assert_eq!(totals(&report)[0], 1, "{report}");
+    let (statuses, selects) = statuses_and_selects(&trace);
+    assert!(statuses.iter().any(|f| f == "INBOX"), "{trace}");
+    assert_eq!(selects, ["INBOX"], "{trace}");
+    age_near_dirs(&env);
+
+    // More new mail in INBOX, and in Archive: INBOX changed last run, so it is selected
+    // without a STATUS first (a server like Dovecot would read it twice); Archive is
+    // asked about first, as it rested.
+    append("INBOX", 301);
+    append("Archive", 302);
+    let (report, trace) = traced_sync(&env);
+    assert_eq!(totals(&report)[0], 2, "{report}");
+    let (statuses, mut selects) = statuses_and_selects(&trace);
+    assert!(!statuses.iter().any(|f| f == "INBOX"), "{trace}");
+    assert!(statuses.iter().any(|f| f == "Archive"), "{trace}");
+    selects.sort();
+    assert_eq!(selects, ["Archive", "INBOX"], "{trace}");
+    env.assert_converged("INBOX");
+    env.assert_converged("Archive");
+    age_near_dirs(&env);
+
+    // Nothing new: both changed last run, so both are selected, found unchanged and
+    // nothing is planned; the run after that selects neither.
+    let (report, trace) = traced_sync(&env);
+    assert_nothing_planned(&report);
+    let (statuses, mut selects) = statuses_and_selects(&trace);
+    selects.sort();
+    assert_eq!(selects, ["Archive", "INBOX"], "{trace}");
+    assert!(statuses.is_empty(), "{trace}");
+    let (report, trace) = traced_sync(&env);
+    assert_nothing_planned(&report);
+    assert_no_folder_selected(&trace);
+    env.assert_converged("INBOX");
+    env.assert_converged("Archive");
+}
