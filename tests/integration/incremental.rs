@@ -91,15 +91,22 @@ fn age_near_dirs(env: &Env) {
     }
 }
 
-/// Seeds, syncs, lets the near side settle, syncs again (recording snapshots), then
-/// changes both sides (flags, an expunge, a move to another folder, new mail both ways)
-/// and syncs with a trace. Checks convergence and returns what the client sent.
-fn converge_after_changes(options: DovecotOptions) -> Vec<String> {
+/// Seeds the small corpus, syncs, lets the near side settle and syncs again, which plans
+/// nothing and records every folder's snapshots.
+fn settled_env(options: DovecotOptions) -> Env {
     let env = Env::new(options, "verbatim");
     env.seed(&small_corpus());
     env.sync(&[], 0);
     age_near_dirs(&env);
     assert_nothing_planned(&env.sync(&[], 0));
+    env
+}
+
+/// Seeds, syncs, lets the near side settle, syncs again (recording snapshots), then
+/// changes both sides (flags, an expunge, a move to another folder, new mail both ways)
+/// and syncs with a trace. Checks convergence and returns what the client sent.
+fn converge_after_changes(options: DovecotOptions) -> Vec<String> {
+    let env = settled_env(options);
 
     change_both_sides(&env);
     // A move between folders on the server: an expunge in one, new mail in the other.
@@ -190,11 +197,7 @@ fn without_condstore_every_folder_is_listed_in_full() {
 
 #[test]
 fn unchanged_folders_are_skipped_and_changes_right_after_are_still_seen() {
-    let env = Env::new(DovecotOptions::default(), "verbatim");
-    env.seed(&small_corpus());
-    env.sync(&[], 0);
-    age_near_dirs(&env);
-    assert_nothing_planned(&env.sync(&[], 0));
+    let env = settled_env(DovecotOptions::default());
     let state_files = |env: &Env| -> Vec<(String, Vec<u8>, SystemTime)> {
         let dir = env.state_dir().join("test");
         let mut files: Vec<_> = fs::read_dir(&dir)
@@ -577,11 +580,7 @@ fn the_largest_folder_is_asked_about_first_and_every_folder_in_one_round_trip() 
 
 #[test]
 fn a_folder_changed_on_the_server_last_run_is_selected_without_status_until_it_rests() {
-    let env = Env::new(DovecotOptions::default(), "verbatim");
-    env.seed(&small_corpus());
-    env.sync(&[], 0);
-    age_near_dirs(&env);
-    assert_nothing_planned(&env.sync(&[], 0));
+    let env = settled_env(DovecotOptions::default());
     let append = |folder: &str, n: u32| {
         let message = crate::support::corpus::message(folder, n, &[]);
         env.dovecot
