@@ -314,20 +314,16 @@ fn note_runs<T, U>(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     for (channel, _, state_dir, _) in contexts {
-        let finished: Vec<&FolderReport> = reports
-            .get(&channel.name)
-            .into_iter()
-            .flatten()
-            .filter(|r| r.status == crate::report::Status::Ok)
-            .collect();
-        let names = |changed_only: bool| -> Vec<String> {
-            finished
-                .iter()
-                .filter(|r| r.far_changed || !changed_only)
-                .map(|r| r.far.clone())
-                .collect()
-        };
-        if let Err(e) = state_dir.note_run(now, &names(false), &names(true)) {
+        let (mut finished, mut far_changed) = (Vec::new(), Vec::new());
+        for report in reports.get(&channel.name).into_iter().flatten() {
+            if report.status == crate::report::Status::Ok {
+                finished.push(report.far.clone());
+                if report.far_changed {
+                    far_changed.push(report.far.clone());
+                }
+            }
+        }
+        if let Err(e) = state_dir.note_run(now, &finished, &far_changed) {
             log::warn(&format!("{}: {e:#}", channel.name));
         }
     }

@@ -38,6 +38,16 @@ fn sent(trace: &str) -> Vec<String> {
         .collect()
 }
 
+/// The folders named by the sent commands `command` (`SELECT`, `STATUS`), in order.
+fn folders_sent(sent: &[String], command: &str) -> Vec<String> {
+    let prefix = format!("{command} \"");
+    sent.iter()
+        .filter_map(|c| c.strip_prefix(&prefix))
+        .filter_map(|c| c.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Asserts the run selected (or examined) no folder.
 fn assert_no_folder_selected(trace: &str) {
     let commands = sent(trace);
@@ -518,11 +528,7 @@ fn folders_changed_on_the_near_side_are_not_asked_about() {
     let (_, trace) = traced_sync_with(&env, &["--jobs", "1"]);
     let commands = sent(&trace);
     assert_nothing_asked(&commands);
-    let selected: Vec<&str> = commands
-        .iter()
-        .filter_map(|c| c.strip_prefix("SELECT \""))
-        .filter_map(|c| c.split('"').next())
-        .collect();
+    let selected = folders_sent(&commands, "SELECT");
     assert_eq!(selected, ["INBOX", "Archive", "Projects"], "{trace}");
     for folder in synced {
         env.assert_converged(folder);
@@ -589,15 +595,10 @@ fn a_folder_changed_on_the_server_last_run_is_selected_without_status_until_it_r
     };
     let statuses_and_selects = |trace: &str| -> (Vec<String>, Vec<String>) {
         let commands = sent(trace);
-        let folder_of = |prefix: &str| -> Vec<String> {
-            commands
-                .iter()
-                .filter_map(|c| c.strip_prefix(prefix))
-                .filter_map(|c| c.split('"').next())
-                .map(str::to_string)
-                .collect()
-        };
-        (folder_of("STATUS \""), folder_of("SELECT \""))
+        (
+            folders_sent(&commands, "STATUS"),
+            folders_sent(&commands, "SELECT"),
+        )
     };
 
     // New mail in INBOX on the server: asked about (it rested in the last run), then
