@@ -71,10 +71,16 @@ pub(super) fn fresh_id() -> NearId {
         "{}.M{}P{}Q{}.{}",
         now.as_secs(),
         now.subsec_micros(),
-        std::process::id(),
+        process_id(),
         count,
         hostname()
     ))
+}
+
+/// This process's id, asked of the kernel once (a first sync names 150,000 files).
+fn process_id() -> u32 {
+    static PID: OnceLock<u32> = OnceLock::new();
+    *PID.get_or_init(std::process::id)
 }
 
 /// The host name for unique names, read once: `/etc/hostname`, else the kernel's
