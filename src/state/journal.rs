@@ -31,10 +31,22 @@ impl Journal {
     /// derived again from both sides), while the messages themselves are made durable
     /// before any record that names them.
     pub fn write(&mut self, record: &Record) -> Result<()> {
-        let mut line = serde_json::to_vec(record)?;
-        line.push(b'\n');
+        self.write_all(std::slice::from_ref(record))
+    }
+
+    /// Appends records with one write (a first sync journals 150,000 downloads twice
+    /// each: one write per record cost a twentieth of its processor time).
+    pub fn write_all(&mut self, records: &[Record]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut lines = Vec::with_capacity(records.len() * 96);
+        for record in records {
+            serde_json::to_writer(&mut lines, record)?;
+            lines.push(b'\n');
+        }
         self.file
-            .write_all(&line)
+            .write_all(&lines)
             .with_context(|| format!("cannot write journal {}", self.path.display()))?;
         crate::failpoint::hit();
         Ok(())
@@ -80,12 +92,19 @@ mod tests {
         let path = tmp.path().join("j");
         let mut journal = Journal::open(&path).unwrap();
         journal.write(&Record::Forget { uid: FarUid(1) }).unwrap();
-        journal.write(&Record::Forget { uid: FarUid(2) }).unwrap();
+        journal
+            .write_all(&[
+                Record::Forget { uid: FarUid(2) },
+                Record::Forget { uid: FarUid(3) },
+            ])
+            .unwrap();
+        journal.write_all(&[]).unwrap();
         drop(journal);
         let mut text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 3);
         text.push_str("{\"forg");
         std::fs::write(&path, &text).unwrap();
-        assert_eq!(read(&path).unwrap().len(), 2);
+        assert_eq!(read(&path).unwrap().len(), 3);
         std::fs::write(&path, format!("garbage\n{text}")).unwrap();
         assert!(read(&path).is_err());
     }
