@@ -5,6 +5,8 @@
 
 mod name;
 mod tree;
+#[cfg(target_os = "linux")]
+mod unnamed;
 
 pub use tree::list_folder_dirs;
 
@@ -36,8 +38,40 @@ pub struct MaildirFolder {
 struct Staged {
     /// Their ids, so that one id is never staged twice.
     ids: foldhash::HashSet<String>,
-    /// (tmp path, path in `new/` or `cur/`, the latter relative to the folder).
-    moves: Vec<(PathBuf, PathBuf, String)>,
+    /// (contents, path in `new/` or `cur/`, the latter relative to the folder).
+    moves: Vec<(Contents, PathBuf, String)>,
+}
+
+/// Where a staged delivery's contents wait for the flush.
+#[derive(Debug)]
+enum Contents {
+    /// `tmp/<id>`.
+    Named(PathBuf),
+    /// A file without a name, made in `tmp/` (`O_TMPFILE`), kept open until it is linked
+    /// into place: one directory entry per message instead of a name in `tmp/`, a link
+    /// and an unlink, and nothing for a crash to leave behind.
+    #[cfg(target_os = "linux")]
+    Unnamed(unnamed::Unnamed),
+}
+
+impl Contents {
+    /// Gives the contents the name `target`, never replacing a file there, and lets go
+    /// of the staged file (a `tmp/` name left by a failed unlink is harmless: cleaned
+    /// up as stale).
+    fn put_in_place(self, target: &Path) -> io::Result<()> {
+        match self {
+            Contents::Named(tmp) => {
+                // A link and an unlink beat one `renameat2(RENAME_NOREPLACE)` here: a
+                // rename between directories takes a lock of the whole file system (see
+                // docs/performance-history.md).
+                let linked = link_no_replace(&tmp, target);
+                let _ = fs::remove_file(&tmp);
+                linked
+            }
+            #[cfg(target_os = "linux")]
+            Contents::Unnamed(file) => file.link(target),
+        }
+    }
 }
 
 /// What a scan found: the messages, sorted by id, and what it skipped and why.
@@ -243,13 +277,15 @@ impl MaildirFolder {
         if !staged.ids.insert(id.0.clone()) {
             return Err(already_exists(&self.show(&file)));
         }
-        let tmp = self.dir.join("tmp").join(&id.0);
-        if let Err(e) = write_new_file(&tmp, body) {
-            staged.ids.remove(&id.0);
-            return Err(e);
-        }
+        let contents = match self.write_contents(id, body) {
+            Ok(contents) => contents,
+            Err(e) => {
+                staged.ids.remove(&id.0);
+                return Err(e);
+            }
+        };
         let target = self.dir.join(&file);
-        staged.moves.push((tmp, target, file.clone()));
+        staged.moves.push((contents, target, file.clone()));
         drop(staged);
         crate::failpoint::hit();
         Ok(NearMessage {
@@ -257,6 +293,19 @@ impl MaildirFolder {
             flags,
             file,
         })
+    }
+
+    /// Writes a delivery's contents into `tmp/`: without a name where the system allows,
+    /// else as `tmp/<id>`.
+    fn write_contents(&self, id: &NearId, body: &[u8]) -> io::Result<Contents> {
+        let tmp = self.dir.join("tmp");
+        #[cfg(target_os = "linux")]
+        if let Some(file) = unnamed::write(&tmp, body)? {
+            return Ok(Contents::Unnamed(file));
+        }
+        let path = tmp.join(&id.0);
+        write_new_file(&path, body)?;
+        Ok(Contents::Named(path))
     }
 
     /// Makes the deliveries since the last call durable and puts them in place: one
@@ -275,22 +324,18 @@ impl MaildirFolder {
             flush_file_system(&self.dir.join("tmp"))?;
         }
         let mut failure = None;
-        for (tmp, target, file) in &staged.moves {
+        for (contents, target, file) in staged.moves {
             if failure.is_some() {
-                let _ = fs::remove_file(tmp);
+                if let Contents::Named(tmp) = contents {
+                    let _ = fs::remove_file(tmp);
+                }
                 continue;
             }
-            // A tmp name left behind by a failed unlink is harmless (cleaned up as stale),
-            // so it must not turn the delivery into a failure. A link and an unlink beat
-            // one `renameat2(RENAME_NOREPLACE)` here: a rename between directories takes
-            // a lock of the whole file system (see docs/performance-history.md).
-            let linked = link_no_replace(tmp, target);
-            let _ = fs::remove_file(tmp);
-            if let Err(e) = linked {
+            if let Err(e) = contents.put_in_place(&target) {
                 failure = Some(if e.kind() == io::ErrorKind::AlreadyExists {
-                    already_exists(&self.show(file))
+                    already_exists(&self.show(&file))
                 } else {
-                    annotate(e, "cannot deliver to", target)
+                    annotate(e, "cannot deliver to", &target)
                 });
             }
         }
@@ -895,18 +940,25 @@ mod tests {
 
     #[test]
     fn a_delivery_is_in_place_only_once_flushed() {
-        let (_tmp, folder) = folder();
-        let m = folder
-            .deliver(&NearId("1.batch.host".into()), b"body", Flags::SEEN)
-            .unwrap();
-        assert_eq!(m.file, "cur/1.batch.host:2,S");
-        assert!(names(&folder, "cur").is_empty(), "visible before the flush");
-        assert_eq!(names(&folder, "tmp"), ["1.batch.host"]);
-        folder.sync_dirs().unwrap();
-        assert!(names(&folder, "tmp").is_empty());
-        assert_eq!(fs::read(folder.dir().join(&m.file)).unwrap(), b"body");
-        // Nothing staged: a flush is harmless.
-        folder.sync_dirs().unwrap();
+        // Unnamed in tmp/ (where the system allows), then named (the fallback).
+        for named in [false, true] {
+            if named {
+                unnamed::use_named_only_on_this_thread();
+            }
+            let (_tmp, folder) = folder();
+            let m = folder
+                .deliver(&NearId("1.batch.host".into()), b"body", Flags::SEEN)
+                .unwrap();
+            assert_eq!(m.file, "cur/1.batch.host:2,S");
+            assert!(names(&folder, "cur").is_empty(), "visible before the flush");
+            let in_tmp: &[&str] = if named { &["1.batch.host"] } else { &[] };
+            assert_eq!(names(&folder, "tmp"), in_tmp);
+            folder.sync_dirs().unwrap();
+            assert!(names(&folder, "tmp").is_empty());
+            assert_eq!(fs::read(folder.dir().join(&m.file)).unwrap(), b"body");
+            // Nothing staged: a flush is harmless.
+            folder.sync_dirs().unwrap();
+        }
     }
 
     #[test]
@@ -957,7 +1009,9 @@ mod tests {
         );
         assert!(names(&folder, "tmp").is_empty());
 
-        // A symlink planted at tmp/<id> is replaced, not written through.
+        // A symlink planted at tmp/<id> is replaced, not written through (by the named
+        // way; the unnamed one takes no name in tmp/).
+        unnamed::use_named_only_on_this_thread();
         let outside = tmp.path().join("outside");
         fs::write(&outside, "keep").unwrap();
         std::os::unix::fs::symlink(&outside, folder.dir().join("tmp/3.planted.host")).unwrap();
