@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Downloaded bytes written to `tmp/` before they are flushed and moved into place: each
-/// flush costs two `syncfs` (a journal commit each), so fewer flushes make a first sync
+/// flush costs two `syncfs` of the whole file system, so fewer flushes make a first sync
 /// faster, at the price of that much mail downloaded again after a crash.
 const FLUSH_BYTES: u64 = 8 << 20;
 /// Downloaded messages written before they are flushed (see [`FLUSH_BYTES`]).

@@ -34,8 +34,8 @@ impl Journal {
         self.write_all(std::slice::from_ref(record))
     }
 
-    /// Appends records with one write (a first sync journals 150,000 downloads twice
-    /// each: one write per record cost a twentieth of its processor time).
+    /// Appends records with one write (the large benchmark's first sync journals
+    /// 150,000 downloads, twice each).
     pub fn write_all(&mut self, records: &[Record]) -> Result<()> {
         if records.is_empty() {
             return Ok(());

@@ -72,6 +72,15 @@ impl Contents {
             Contents::Unnamed(file) => file.link(target),
         }
     }
+
+    /// Lets go of a delivery that is not to be put in place.
+    fn discard(self) {
+        match self {
+            Contents::Named(tmp) => drop(fs::remove_file(tmp)),
+            #[cfg(target_os = "linux")]
+            Contents::Unnamed(file) => drop(file),
+        }
+    }
 }
 
 /// What a scan found: the messages, sorted by id, and what it skipped and why.
@@ -254,9 +263,9 @@ impl MaildirFolder {
         name::fresh_id()
     }
 
-    /// Writes `body` to `tmp/<id>` (mode 0600) and stages it for `new/<id>` when `flags`
-    /// is empty, else for `cur/<id>:2,<letters>`; [`Self::sync_dirs`] flushes it and
-    /// moves it there.
+    /// Writes `body` into `tmp/` (mode 0600; see [`Self::write_contents`]) and stages it
+    /// for `new/<id>` when `flags` is empty, else for `cur/<id>:2,<letters>`;
+    /// [`Self::sync_dirs`] flushes it and links it there.
     ///
     /// `id` must be fresh ([`Self::fresh_id`]): nothing looks for it in `new/` and `cur/`
     /// (two lookups in big directories cost a tenth of a first sync's processor time).
@@ -326,9 +335,7 @@ impl MaildirFolder {
         let mut failure = None;
         for (contents, target, file) in staged.moves {
             if failure.is_some() {
-                if let Contents::Named(tmp) = contents {
-                    let _ = fs::remove_file(tmp);
-                }
+                contents.discard();
                 continue;
             }
             if let Err(e) = contents.put_in_place(&target) {
@@ -997,6 +1004,10 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         folder.deliver(&raced, b"ours", Flags::SEEN).unwrap();
+        // A delivery staged after the refused one is let go, not put in place.
+        folder
+            .deliver(&NearId("4.after.host".into()), b"later", Flags::EMPTY)
+            .unwrap();
         let err = folder.sync_dirs().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(
@@ -1007,6 +1018,7 @@ mod tests {
             fs::read_to_string(folder.dir().join("new/1.same.host")).unwrap(),
             "first"
         );
+        assert_eq!(names(&folder, "new"), ["1.same.host"]);
         assert!(names(&folder, "tmp").is_empty());
 
         // A symlink planted at tmp/<id> is replaced, not written through (by the named
