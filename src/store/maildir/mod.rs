@@ -38,8 +38,8 @@ pub struct MaildirFolder {
 struct Staged {
     /// Their ids, so that one id is never staged twice.
     ids: foldhash::HashSet<String>,
-    /// (contents, path in `new/` or `cur/`, the latter relative to the folder).
-    moves: Vec<(Contents, PathBuf, String)>,
+    /// (contents, path in `new/` or `cur/` relative to the folder).
+    moves: Vec<(Contents, String)>,
 }
 
 /// Where a staged delivery's contents wait for the flush.
@@ -293,8 +293,7 @@ impl MaildirFolder {
                 return Err(e);
             }
         };
-        let target = self.dir.join(&file);
-        staged.moves.push((contents, target, file.clone()));
+        staged.moves.push((contents, file.clone()));
         drop(staged);
         crate::failpoint::hit();
         Ok(NearMessage {
@@ -333,11 +332,12 @@ impl MaildirFolder {
             flush_file_system(&self.dir.join("tmp"))?;
         }
         let mut failure = None;
-        for (contents, target, file) in staged.moves {
+        for (contents, file) in staged.moves {
             if failure.is_some() {
                 contents.discard();
                 continue;
             }
+            let target = self.dir.join(&file);
             if let Err(e) = contents.put_in_place(&target) {
                 failure = Some(if e.kind() == io::ErrorKind::AlreadyExists {
                     already_exists(&self.show(&file))
