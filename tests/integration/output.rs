@@ -205,14 +205,23 @@ fn the_checked_in_completion_scripts_load_in_bash_zsh_and_fish() {
     );
     assert!(ok && text.contains("mailferry"), "bash: {text}");
 
-    let (ok, text) = shell(
-        "zsh",
-        &[
-            "-fc",
-            "autoload -Uz compinit && compinit -u -d /dev/null && source completions/_mailferry && print -r -- $_comps[mailferry]",
-        ],
+    // compinit's dump goes to a file of the test's own: it writes a temporary file and
+    // renames it onto the name given, so `-d /dev/null`, run as root, replaced the
+    // system's /dev/null with a regular file (and later readers of /dev/null, such as
+    // cargo's probe of rustc, read what others had written there).
+    let dump = tempfile::tempdir().unwrap();
+    let zsh = format!(
+        "autoload -Uz compinit && compinit -u -d {}/zcompdump && source completions/_mailferry && print -r -- $_comps[mailferry]",
+        dump.path().display()
     );
+    let (ok, text) = shell("zsh", &["-fc", &zsh]);
     assert!(ok && text.contains("_mailferry"), "zsh: {text}");
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_char_device(
+            &std::fs::metadata("/dev/null").unwrap().file_type()
+        ),
+        "/dev/null is no longer a device"
+    );
 
     let (ok, text) = shell(
         "fish",
